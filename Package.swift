@@ -1,0 +1,60 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+let grpcCore = Target.Dependency.product(name: "GRPCCore", package: "grpc-swift-2")
+let grpcHTTP2 = Target.Dependency.product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport")
+let grpcProtobuf = Target.Dependency.product(name: "GRPCProtobuf", package: "grpc-swift-protobuf")
+let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
+let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
+
+let package = Package(
+    name: "Silo",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "silo", targets: ["silo"]),
+        .executable(name: "bench", targets: ["bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/grpc/grpc-swift-2", exact: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", exact: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", exact: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+    ],
+    targets: [
+        // System libraries: module map + pkg-config, nothing else.
+        .systemLibrary(name: "CLibURing", path: "Sources/CLibURing", pkgConfig: "liburing",
+                       providers: [.apt(["liburing-dev"])]),
+        .systemLibrary(name: "CNuma", path: "Sources/CNuma", pkgConfig: "numa", providers: [.apt(["libnuma-dev"])]),
+        .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ", pkgConfig: "libpq",
+                       providers: [.apt(["libpq-dev"])]),
+        // Only what Swift cannot import: CRC32C intrinsics, renameat2, fallocate, O_DIRECT.
+        .target(name: "CSiloShims", path: "Sources/CSiloShims",
+                cSettings: [.unsafeFlags(["-O2"])]),
+
+        .target(name: "SiloCore", dependencies: ["CSiloShims"]),
+        .target(name: "SiloIO", dependencies: ["SiloCore", "CLibURing", "CNuma", "CSiloShims", logging]),
+        .target(name: "SiloProto", dependencies: [
+            grpcCore, grpcProtobuf, .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ], exclude: ["README.md"]),
+        .target(name: "SiloStorage", dependencies: [
+            "SiloCore", "SiloIO", "SiloProto", "CSiloShims", grpcCore, grpcHTTP2, grpcProtobuf, logging,
+        ], exclude: ["FORMAT.md"]),
+        .executableTarget(name: "silo", dependencies: [
+            "SiloCore", "SiloIO", "SiloStorage", argumentParser, logging, grpcHTTP2,
+        ]),
+        .executableTarget(name: "bench", dependencies: [
+            "SiloCore", "SiloIO", "SiloProto", "SiloStorage", grpcCore, grpcHTTP2, grpcProtobuf,
+            argumentParser, logging,
+        ], path: "Benchmarks/bench"),
+
+        .testTarget(name: "SiloCoreTests", dependencies: ["SiloCore"]),
+        .testTarget(name: "SiloIOTests", dependencies: ["SiloIO", "SiloCore"]),
+        .testTarget(name: "SiloStorageTests", dependencies: [
+            "SiloStorage", "SiloIO", "SiloCore", "SiloProto", grpcCore, grpcProtobuf,
+            .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
+        ]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,54 @@
+/// Every queue, pool, batch and message in Silo has a named maximum here, checked at start-up.
+/// Units are last in the names.
+public struct Limits: Sendable, Equatable {
+    /// Size of one slab in the I/O buffer pool; one slab is one O_DIRECT transfer.
+    public var bufferSlabBytes: Int = 4 << 20
+    /// Number of slabs. The pool never grows: this times `bufferSlabBytes` is the node's I/O memory.
+    public var bufferSlabCount: Int = 16
+    /// Slab writes one chunk upload keeps in flight while it fills the next slab.
+    public var writesInFlightPerChunkMax: Int = 2
+    /// Slab reads one chunk download keeps ahead of the one being sent.
+    public var readsAheadPerChunkMax: Int = 2
+    /// io_uring submission queue entries.
+    public var ringEntries: Int = 256
+    /// Threads of the pread/pwrite backend, and of the pool that runs blocking file-system calls.
+    public var blockingThreadCount: Int = 4
+    /// The largest chunk a node accepts.
+    public var chunkBytesMax: Int64 = 8 << 30
+    /// The largest gRPC message a node accepts (a PutChunk data message).
+    public var grpcMessageBytesMax: Int = 16 << 20
+    /// The data carried by one GetChunk response message (Python's grpc refuses messages over 4 MiB).
+    public var getChunkMessageBytes: Int = 1 << 20
+    /// Granularity of the per-block CRC32C table in a chunk file: the unit a ranged read verifies.
+    public var checksumBlockBytes: Int = 256 << 10
+
+    public init() {}
+
+    /// Refuses configurations that cannot work, with the reason.
+    public func validate() throws(LimitsError) {
+        func require(_ condition: Bool, _ reason: String) throws(LimitsError) {
+            if !condition { throw LimitsError(reason: reason) }
+        }
+        try require(bufferSlabBytes >= 4096 && bufferSlabBytes % 4096 == 0,
+                    "bufferSlabBytes must be a positive multiple of 4096")
+        try require(bufferSlabCount >= 2, "bufferSlabCount must be at least 2")
+        try require(writesInFlightPerChunkMax >= 1, "writesInFlightPerChunkMax must be at least 1")
+        try require(readsAheadPerChunkMax >= 0, "readsAheadPerChunkMax must not be negative")
+        try require(ringEntries >= 8 && ringEntries <= 4096, "ringEntries must be in 8...4096")
+        try require(blockingThreadCount >= 1 && blockingThreadCount <= 256,
+                    "blockingThreadCount must be in 1...256")
+        try require(chunkBytesMax > 0, "chunkBytesMax must be positive")
+        try require(grpcMessageBytesMax >= 64 << 10, "grpcMessageBytesMax must be at least 64 KiB")
+        try require(getChunkMessageBytes >= 4096 && getChunkMessageBytes <= grpcMessageBytesMax,
+                    "getChunkMessageBytes must be in 4 KiB...grpcMessageBytesMax")
+        try require(checksumBlockBytes >= 4096 && checksumBlockBytes % 4096 == 0,
+                    "checksumBlockBytes must be a positive multiple of 4096")
+        try require(bufferSlabBytes % checksumBlockBytes == 0,
+                    "bufferSlabBytes must be a multiple of checksumBlockBytes")
+    }
+}
+
+public struct LimitsError: Error, Sendable, CustomStringConvertible {
+    public let reason: String
+    public var description: String { "invalid limits: \(reason)" }
+}

@@ -1,0 +1,91 @@
+import Foundation
+import SiloCore
+
+/// One slab of the buffer pool, leased to one owner at a time.
+///
+/// The owner fills it (`append`), hands it to a write, or has a read fill it, then gives it back with
+/// `BufferPool.release`. A buffer is never shared between two owners: that single-owner rule is what makes
+/// the `@unchecked Sendable` sound, and the pool checks it at run time (a second release of the same lease
+/// crashes). Callers never see the raw memory: they copy in and out through the methods below.
+public final class IOBuffer: @unchecked Sendable {
+    /// Index in the pool, which is also the io_uring fixed-buffer index when buffers are registered.
+    package let index: Int
+    package let base: UnsafeMutableRawPointer
+    /// Bytes this buffer can hold (the pool's slab size, a multiple of 4096).
+    public let capacity: Int
+    /// Bytes currently valid, from the start of the buffer.
+    public internal(set) var count: Int = 0
+    /// Lease generation: bumped by the pool on every acquire; the lease checks it on release.
+    package var leaseGeneration: UInt64 = 0
+    package var isLeased = false
+
+    package init(index: Int, base: UnsafeMutableRawPointer, capacity: Int) {
+        self.index = index
+        self.base = base
+        self.capacity = capacity
+    }
+
+    public var remainingCapacity: Int { capacity - count }
+    public var isFull: Bool { count == capacity }
+
+    /// Forgets the contents.
+    public func reset() { count = 0 }
+
+    /// Copies as much of `data[start...]` as fits; returns the number of bytes copied.
+    @discardableResult
+    public func append(_ data: Data, from start: Int = 0) -> Int {
+        let n = min(remainingCapacity, data.count - start)
+        guard n > 0 else { return 0 }
+        data.withUnsafeBytes { source in
+            (base + count).copyMemory(from: source.baseAddress! + start, byteCount: n)
+        }
+        count += n
+        return n
+    }
+
+    /// Copies all of `bytes`; they must fit.
+    public func append(_ bytes: [UInt8]) {
+        precondition(bytes.count <= remainingCapacity, "append past the buffer's capacity")
+        bytes.withUnsafeBytes { source in
+            guard let from = source.baseAddress else { return }
+            (base + count).copyMemory(from: from, byteCount: bytes.count)
+        }
+        count += bytes.count
+    }
+
+    /// Appends zero bytes up to `newCount` (padding for O_DIRECT).
+    public func zeroFill(upTo newCount: Int) {
+        precondition(newCount >= count && newCount <= capacity, "zeroFill outside the buffer")
+        (base + count).initializeMemory(as: UInt8.self, repeating: 0, count: newCount - count)
+        count = newCount
+    }
+
+    /// Folds `range` of the valid bytes into a running CRC32C.
+    public func updateChecksum(_ crc: inout CRC32C, range: Range<Int>) {
+        precondition(range.lowerBound >= 0 && range.upperBound <= count, "checksum range outside the data")
+        crc.update(UnsafeRawBufferPointer(start: base + range.lowerBound, count: range.count))
+    }
+
+    /// A copy of `range` of the valid bytes.
+    public func data(_ range: Range<Int>) -> Data {
+        precondition(range.lowerBound >= 0 && range.upperBound <= count, "range outside the data")
+        return Data(bytes: base + range.lowerBound, count: range.count)
+    }
+
+    /// A copy of `range` of the valid bytes as an array (headers, small tables).
+    public func bytes(_ range: Range<Int>) -> [UInt8] {
+        precondition(range.lowerBound >= 0 && range.upperBound <= count, "range outside the data")
+        return [UInt8](UnsafeRawBufferPointer(start: base + range.lowerBound, count: range.count))
+    }
+
+    /// Overwrites one byte (tests use it to corrupt data on purpose).
+    public func setByte(_ value: UInt8, at offset: Int) {
+        precondition(offset >= 0 && offset < count, "offset outside the data")
+        base.storeBytes(of: value, toByteOffset: offset, as: UInt8.self)
+    }
+
+    package func setCount(_ newCount: Int) {
+        precondition(newCount >= 0 && newCount <= capacity)
+        count = newCount
+    }
+}

@@ -1,0 +1,1 @@
+@main struct Silo { static func main() {} }

@@ -1,0 +1,1 @@
+print("proto-tools: run scripts/gen-proto.sh")
