@@ -84,6 +84,12 @@ public final class IOBuffer: @unchecked Sendable {
         base.storeBytes(of: value, toByteOffset: offset, as: UInt8.self)
     }
 
+    /// Shortens the valid bytes to `newCount` (a read that fetched padding past the data).
+    public func setLength(_ newCount: Int) {
+        precondition(newCount >= 0 && newCount <= count, "setLength can only shorten")
+        count = newCount
+    }
+
     package func setCount(_ newCount: Int) {
         precondition(newCount >= 0 && newCount <= capacity)
         count = newCount

@@ -1,1 +1,9 @@
-@main struct Silo { static func main() {} }
+import ArgumentParser
+
+@main
+struct Silo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "silo",
+        abstract: "Silo: an S3-compatible object store.",
+        subcommands: [NodeCommand.self])
+}

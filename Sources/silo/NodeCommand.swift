@@ -1,0 +1,106 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import GRPCCore
+import Logging
+import SiloCore
+import SiloIO
+import SiloStorage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct NodeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "node",
+        abstract: "Run a storage node: chunks on local disk, served over gRPC (silo.storage.v1.ChunkStore).")
+
+    @Option(help: "Directory holding the node's chunks (created if missing).")
+    var dataDir: String
+
+    @Option(help: "Address to listen on, host:port.")
+    var listen: String = "127.0.0.1:50051"
+
+    @Option(help: "Node id reported by HealthCheck (default: the listen address).")
+    var nodeId: String?
+
+    @Option(help: "Most bytes the node stores, e.g. 500GiB (default: bounded by the disk only).")
+    var capacityBytes: String?
+
+    @Option(help: "I/O backend: auto (io_uring, falling back to a thread pool), io-uring, thread-pool.")
+    var ioBackend: String = IOBackendChoice.auto.rawValue
+
+    @Option(help: "Memory for I/O buffers, e.g. 64MiB (slabs of 4 MiB).")
+    var bufferPoolBytes: String = "64MiB"
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.")
+    var logLevel: String = "info"
+
+    func validate() throws {
+        guard NodeAddress(parsing: listen) != nil else { throw ValidationError("--listen must be host:port") }
+        guard IOBackendChoice(rawValue: ioBackend) != nil else {
+            throw ValidationError("--io-backend must be one of auto, io-uring, thread-pool")
+        }
+        if let capacityBytes, ByteCount(parsing: capacityBytes) == nil {
+            throw ValidationError("--capacity-bytes must be a size such as 1073741824 or 1GiB")
+        }
+        guard ByteCount(parsing: bufferPoolBytes) != nil else {
+            throw ValidationError("--buffer-pool-bytes must be a size such as 64MiB")
+        }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level") }
+    }
+
+    func run() async throws {
+        var logger = Logger(label: "silo.node")
+        logger.logLevel = Logger.Level(rawValue: logLevel)!
+        let address = NodeAddress(parsing: listen)!
+        var limits = Limits()
+        let poolBytes = ByteCount(parsing: bufferPoolBytes)!.int
+        limits.bufferSlabCount = max(2, poolBytes / limits.bufferSlabBytes)
+        try limits.validate()
+
+        let engine = try IOEngines.make(IOBackendChoice(rawValue: ioBackend)!, limits: limits, logger: logger)
+        let store = try await ChunkStore.open(
+            directory: dataDir, engine: engine, limits: limits,
+            capacityBytes: capacityBytes.map { ByteCount(parsing: $0)!.bytes } ?? 0, logger: logger)
+        let service = ChunkStoreService(store: store, nodeID: nodeId ?? address.description)
+        let server = GRPCServer(transport: ChunkStoreTransports.server(address: address, limits: limits),
+                                services: [service])
+
+        let signalLogger = logger
+        let signals = SignalHandlers(signals: [SIGTERM, SIGINT]) { signal in
+            signalLogger.notice("signal \(signal): shutting down")
+            server.beginGracefulShutdown()
+        }
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { try await server.serve() }
+            if let bound = try await server.listeningAddress {
+                logger.notice("""
+                    silo node \(service.nodeID) listening on \(bound), data in \(dataDir), \
+                    io backend \(engine.backend.rawValue)\(engine.usesRegisteredBuffers ? " (registered buffers)" : ""), \
+                    buffer pool \(ByteCount(engine.pool.slabBytes * engine.pool.slabCount))
+                    """)
+            }
+        }
+        signals.cancel()
+        engine.shutdown()
+    }
+}
+
+/// Turns SIGTERM/SIGINT into a callback on a dispatch queue instead of the default kill.
+final class SignalHandlers {
+    private let sources: [any DispatchSourceSignal]
+
+    init(signals: [Int32], handler: @escaping @Sendable (Int32) -> Void) {
+        sources = signals.map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { handler(number) }
+            source.resume()
+            return source
+        }
+    }
+
+    func cancel() { sources.forEach { $0.cancel() } }
+}
