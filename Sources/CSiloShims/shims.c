@@ -16,6 +16,36 @@
 // ---- CRC32C -------------------------------------------------------------------------------------------
 
 static uint32_t crc32c_table[8][256];
+static uint32_t crc32c_x2n_table[32];
+
+// a × b modulo the (reflected) Castagnoli polynomial.
+static uint32_t crc32c_multiply(uint32_t a, uint32_t b) {
+    uint32_t m = 1u << 31, p = 0;
+    for (;;) {
+        if (a & m) {
+            p ^= b;
+            if ((a & (m - 1)) == 0) break;
+        }
+        m >>= 1;
+        b = (b & 1) ? (b >> 1) ^ 0x82F63B78u : b >> 1;
+    }
+    return p;
+}
+
+// x^(n × 2^k) modulo the polynomial.
+static uint32_t crc32c_x2n(uint64_t n, unsigned k) {
+    uint32_t p = 1u << 31;  // x^0
+    while (n) {
+        if (n & 1) p = crc32c_multiply(crc32c_x2n_table[k & 31], p);
+        n >>= 1;
+        k++;
+    }
+    return p;
+}
+
+uint32_t silo_crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t length_b) {
+    return crc32c_multiply(crc32c_x2n(length_b, 3), crc_a) ^ crc_b;
+}
 static int crc32c_hardware = -1;
 
 // Runs once at load time, before any thread can call in: no lazy-initialisation race.
@@ -32,6 +62,9 @@ __attribute__((constructor)) static void crc32c_init(void) {
             crc32c_table[k][n] = crc;
         }
     }
+    uint32_t p = 1u << 30;  // x^1
+    crc32c_x2n_table[0] = p;
+    for (int n = 1; n < 32; n++) crc32c_x2n_table[n] = p = crc32c_multiply(p, p);
 #if defined(__x86_64__)
     unsigned eax, ebx, ecx, edx;
     crc32c_hardware = (__get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_SSE4_2)) ? 1 : 0;

@@ -23,6 +23,11 @@ public struct CRC32C: Sendable, Equatable {
         bytes.withUnsafeBytes { update($0) }
     }
 
+    /// Appends a checksummed run of `length` bytes whose CRC32C is `crc`, without touching those bytes.
+    public mutating func append(crc: UInt32, length: Int64) {
+        value = silo_crc32c_combine(value, crc, UInt64(length))
+    }
+
     public static func checksum(_ data: Data) -> UInt32 {
         var crc = CRC32C()
         crc.update(data)

@@ -97,9 +97,9 @@ public final class ChunkWriter {
         }
     }
 
-    /// Folds newly copied bytes into the chunk's CRC and the per-block CRCs while they are still in cache.
+    /// Folds newly copied bytes into the per-block CRCs while they are still in cache. The chunk's CRC is
+    /// combined from the block CRCs, so each byte is checksummed once.
     private func checksum(_ buffer: IOBuffer, _ range: Range<Int>) {
-        buffer.updateChecksum(&crc, range: range)
         var position = range.lowerBound
         while position < range.upperBound {
             let take = min(range.upperBound - position, layout.blockBytes - blockFilledBytes)
@@ -111,6 +111,7 @@ public final class ChunkWriter {
     }
 
     private func closeBlock() {
+        crc.append(crc: blockCRC.value, length: Int64(blockFilledBytes))
         blockChecksums.append(blockCRC.value)
         blockCRC = CRC32C()
         blockFilledBytes = 0
@@ -160,10 +161,10 @@ public final class ChunkWriter {
 
     private func persist() async throws(ChunkStoreError) {
         guard receivedBytes == size else { throw .sizeMismatch(declared: size, received: receivedBytes) }
+        if blockFilledBytes > 0 { closeBlock() }
         if let expectedCRC32C, expectedCRC32C != crc.value {
             throw .checksumMismatch(declared: expectedCRC32C, computed: crc.value)
         }
-        if blockFilledBytes > 0 { closeBlock() }
         if let tail = current {
             tail.zeroFill(upTo: Int(ByteCount(Int64(tail.count)).roundedUp(toMultipleOf: 4096).bytes))
             try await writeCurrent()

@@ -29,6 +29,17 @@ import Testing
         #expect(CRC32C.checksum([UInt8]()) == 0)
     }
 
+    @Test func combinesRuns() {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<70_001).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        for cut in [0, 1, 4096, 65_536, 70_001] {
+            var combined = CRC32C()
+            combined.update(Array(bytes[..<cut]))
+            combined.append(crc: CRC32C.checksum(Array(bytes[cut...])), length: Int64(bytes.count - cut))
+            #expect(combined.value == CRC32C.checksum(bytes), "split at \(cut)")
+        }
+    }
+
     @Test func incrementalEqualsWhole() {
         var generator = SystemRandomNumberGenerator()
         let bytes = (0..<100_003).map { _ in UInt8.random(in: 0...255, using: &generator) }

@@ -9,6 +9,10 @@
 /// CPU has it (Swift cannot call x86 intrinsics), a slicing-by-8 table otherwise. Pass 0 to start.
 uint32_t silo_crc32c_update(uint32_t crc, const void *bytes, size_t length);
 
+/// The CRC32C of A followed by B, from crc(A), crc(B) and B's length: lets a writer checksum each block once
+/// and still know the whole chunk's CRC (zlib's crc32_combine method, for the Castagnoli polynomial).
+uint32_t silo_crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t length_b);
+
 /// 1 when silo_crc32c_update runs on the hardware instruction.
 int silo_crc32c_is_hardware(void);
 
