@@ -1,0 +1,125 @@
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import SiloCore
+import SiloProto
+import SiloStorage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A `silo node` child process on a free loopback port, its output in a log file beside its data.
+struct NodeProcess {
+    static let startTimeout = Duration.seconds(30)
+    static let stopGrace = Duration.seconds(5)
+    static let logTailLines = 40
+
+    let process: Process
+    let port: Int
+    let logPath: String
+
+    /// Starts a node, waits until HealthCheck answers, runs `body` with a client, and stops the node on
+    /// every path out. On failure the tail of the node's log goes to standard error.
+    static func withNode<Result: Sendable>(
+        _ context: WorkloadContext,
+        _ body: (ChunkStoreClient, NodeFacts) async throws -> Result
+    ) async throws -> Result {
+        let node = try start(context)
+        do {
+            try await node.waitUntilAccepting()
+            let transport = try ChunkStoreTransports.client(
+                address: NodeAddress(host: "127.0.0.1", port: node.port), limits: context.limits)
+            let result = try await withGRPCClient(transport: transport) { grpc in
+                let client = Silo_Storage_V1_ChunkStore.Client(wrapping: grpc)
+                let facts = try await node.healthCheck(client)
+                Progress.line("node ready on 127.0.0.1:\(node.port): io backend \(facts.ioBackend), "
+                              + "registered buffers \(facts.registeredBuffers)")
+                return try await body(client, facts)
+            }
+            await node.stop()
+            return result
+        } catch {
+            await node.stop()
+            node.printLogTail()
+            throw error
+        }
+    }
+
+    private static func start(_ context: WorkloadContext) throws -> NodeProcess {
+        guard FileManager.default.isExecutableFile(atPath: context.nodeBinary) else {
+            throw BenchError("""
+                no node executable at \(context.nodeBinary): build it with `swift build --product silo` \
+                (add -c release for a release bench) or pass --node-binary
+                """)
+        }
+        let dataPath = context.dataDirectory + "/node"
+        let logPath = context.dataDirectory + "/node.log"
+        try FileManager.default.createDirectory(atPath: dataPath, withIntermediateDirectories: true)
+        guard FileManager.default.createFile(atPath: logPath, contents: nil),
+              let log = FileHandle(forWritingAtPath: logPath) else {
+            throw BenchError("cannot create the node log \(logPath)")
+        }
+        defer { try? log.close() }
+
+        let port = try Sockets.freeLoopbackPort()
+        var arguments = ["node", "--data-dir", dataPath, "--listen", "127.0.0.1:\(port)", "--node-id", "bench-node"]
+        if let backend = context.ioBackend { arguments += ["--io-backend", backend.rawValue] }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: context.nodeBinary)
+        process.arguments = arguments
+        process.standardOutput = log
+        process.standardError = log
+        process.standardInput = FileHandle.nullDevice
+        Progress.line("starting \(context.nodeBinary) \(arguments.joined(separator: " "))")
+        try process.run()
+        return NodeProcess(process: process, port: port, logPath: logPath)
+    }
+
+    /// Waits until the port accepts connections. A plain connect loop rather than gRPC calls: a refused
+    /// gRPC connection would put the client into reconnect back-off and delay the first real call.
+    private func waitUntilAccepting() async throws {
+        let deadline = ContinuousClock.now + Self.startTimeout
+        while !Sockets.isAccepting(port: port) {
+            guard process.isRunning else {
+                throw BenchError("the node exited with status \(process.terminationStatus) before listening; "
+                                 + "log: \(logPath)")
+            }
+            guard ContinuousClock.now < deadline else {
+                throw BenchError("the node did not listen on 127.0.0.1:\(port) within \(Self.startTimeout); "
+                                 + "log: \(logPath)")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    private func healthCheck(_ client: ChunkStoreClient) async throws -> NodeFacts {
+        var options = CallOptions.defaults
+        options.timeout = Self.startTimeout
+        options.waitForReady = true
+        let health = try await client.healthCheck(Silo_Storage_V1_HealthCheckRequest(), options: options)
+        return NodeFacts(ioBackend: health.ioBackend, registeredBuffers: health.registeredBuffers)
+    }
+
+    /// SIGTERM, then SIGKILL if the node is still there after `stopGrace`.
+    func stop() async {
+        guard process.isRunning else { return }
+        let pid = process.processIdentifier
+        kill(pid, SIGTERM)
+        let deadline = ContinuousClock.now + Self.stopGrace
+        while process.isRunning, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        if process.isRunning {
+            Progress.line("the node did not stop within \(Self.stopGrace) of SIGTERM; sending SIGKILL")
+            kill(pid, SIGKILL)
+            while process.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
+        }
+    }
+
+    func printLogTail() {
+        guard let text = try? String(contentsOfFile: logPath, encoding: .utf8) else { return }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).suffix(Self.logTailLines)
+        Progress.line("---- last lines of \(logPath) ----\n" + lines.joined(separator: "\n") + "\n----")
+    }
+}
