@@ -3,7 +3,11 @@
 #   1. Debian packages (apt-get update only when one is missing)
 #   2. the integration suite's virtualenv, Tests/integration/.venv (pip only when requirements.txt changed)
 #   3. Python gRPC stubs from Protos/ into Tests/integration/generated/ (git-ignored)
+# With --packages-only it stops after step 1 (what building and benchmarking need).
 set -euo pipefail
+
+packages_only=0
+[ "${1:-}" = "--packages-only" ] && packages_only=1
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 integration="$root/Tests/integration"
@@ -46,6 +50,10 @@ apt_install() {
 # --- 1. system packages ----------------------------------------------------------------------------------------
 packages=(liburing-dev libnuma-dev libpq-dev postgresql protobuf-compiler pkg-config python3-venv)
 apt_install "${packages[@]}"
+if [ $packages_only -eq 1 ]; then
+    say "ready: packages"
+    exit 0
+fi
 
 # --- 2. virtualenv for the integration suite -------------------------------------------------------------------
 python=$(command -v python3 || true)
