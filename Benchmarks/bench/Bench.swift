@@ -55,6 +55,7 @@ struct Bench: AsyncParsableCommand {
     }
 
     func run() async throws {
+        ProcessTuning.tuneAllocator()
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         var logger = Logger(label: "bench")
         logger.logLevel = .warning

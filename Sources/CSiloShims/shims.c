@@ -2,6 +2,7 @@
 #include "CSiloShims.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -134,3 +135,12 @@ int silo_rename_noreplace(int old_dirfd, const char *old_path, int new_dirfd, co
 int silo_fallocate(int fd, int64_t offset, int64_t length) { return fallocate(fd, 0, offset, length); }
 
 int silo_current_cpu(void) { return sched_getcpu(); }
+
+// ---- allocator ----------------------------------------------------------------------------------------
+
+void silo_tune_allocator(void) {
+    // 32 MiB is glibc's largest mmap threshold on 64-bit; the trim threshold keeps freed message buffers
+    // in the heap instead of returning (and later re-faulting) them.
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+}

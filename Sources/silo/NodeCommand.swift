@@ -52,6 +52,7 @@ struct NodeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        ProcessTuning.tuneAllocator()
         var logger = Logger(label: "silo.node")
         logger.logLevel = Logger.Level(rawValue: logLevel)!
         let address = NodeAddress(parsing: listen)!

@@ -27,6 +27,12 @@ int silo_rename_noreplace(int old_dirfd, const char *old_path, int new_dirfd, co
 /// Returns 0 or -1 with errno set (EOPNOTSUPP on filesystems without it).
 int silo_fallocate(int fd, int64_t offset, int64_t length);
 
+/// Keeps glibc malloc from serving every large message buffer (≥ 128 KiB) with a fresh mmap: each such
+/// allocation is page-faulted and zeroed by the kernel, then unmapped on free — measured at about 15% of CPU
+/// on a 1 GiB chunk stream. Raising the mmap and trim thresholds lets the heap reuse those pages.
+/// mallopt is in <malloc.h>, which Swift's Glibc module does not export. Call once at start-up.
+void silo_tune_allocator(void);
+
 /// The CPU the calling thread runs on, or -1 (sched_getcpu is _GNU_SOURCE too).
 int silo_current_cpu(void);
 
