@@ -40,6 +40,7 @@ let package = Package(
         ], exclude: ["README.md"]),
         .target(name: "SiloStorage", dependencies: [
             "SiloCore", "SiloIO", "SiloProto", "CSiloShims", grpcCore, grpcHTTP2, grpcProtobuf, logging,
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ], exclude: ["FORMAT.md"]),
         .executableTarget(name: "silo", dependencies: [
             "SiloCore", "SiloIO", "SiloStorage", argumentParser, logging, grpcHTTP2,

@@ -142,5 +142,5 @@ void silo_tune_allocator(void) {
     // 32 MiB is glibc's largest mmap threshold on 64-bit; the trim threshold keeps freed message buffers
     // in the heap instead of returning (and later re-faulting) them.
     mallopt(M_MMAP_THRESHOLD, 32 << 20);
-    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
 }

@@ -31,16 +31,25 @@ public final class IOBuffer: @unchecked Sendable {
     /// Forgets the contents.
     public func reset() { count = 0 }
 
-    /// Copies as much of `data[start...]` as fits; returns the number of bytes copied.
+    /// Copies as much of `bytes[start...]` as fits; returns the number of bytes copied.
     @discardableResult
-    public func append(_ data: Data, from start: Int = 0) -> Int {
-        let n = min(remainingCapacity, data.count - start)
-        guard n > 0 else { return 0 }
-        data.withUnsafeBytes { source in
+    public func append<Bytes: ContiguousBytes>(_ bytes: Bytes, from start: Int = 0) -> Int {
+        bytes.withUnsafeBytes { source in
+            let n = min(remainingCapacity, source.count - start)
+            guard n > 0 else { return 0 }
             (base + count).copyMemory(from: source.baseAddress! + start, byteCount: n)
+            count += n
+            return n
         }
-        count += n
-        return n
+    }
+
+    /// Lends `range` of the valid bytes to `body`, which must not keep the pointer: the transport's
+    /// serializer copies a slab straight into its output through this, with no intermediate `Data`.
+    package func withUnsafeBytes<R>(_ range: Range<Int>, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows
+        -> R
+    {
+        precondition(range.lowerBound >= 0 && range.upperBound <= count, "range outside the data")
+        return try body(UnsafeRawBufferPointer(start: base + range.lowerBound, count: range.count))
     }
 
     /// Copies all of `bytes`; they must fit.

@@ -125,8 +125,14 @@ public final class ChunkReader {
         precondition(closed, "ChunkReader dropped without close")
     }
 
-    /// The next piece of the range, or nil at its end.
+    /// The next piece of the range as a copy, or nil at its end.
     public func next() async throws(ChunkStoreError) -> Data? {
+        try await nextPiece().map { $0.data() }
+    }
+
+    /// The next piece of the range, verified, still in its slab: valid until the next call to
+    /// `nextPiece`, `next` or `close`. Lets the transport copy once, slab → wire buffer.
+    public func nextPiece() async throws(ChunkStoreError) -> ChunkPiece? {
         precondition(!closed, "next after close")
         guard position < offset + length else { return nil }
         if let (start, buffer) = current, position >= start + Int64(buffer.count) {
@@ -151,7 +157,7 @@ public final class ChunkReader {
         }
         let (start, buffer) = current!
         let end = min(start + Int64(buffer.count), offset + length, position + Int64(store.limits.getChunkMessageBytes))
-        let piece = buffer.data(Int(position - start)..<Int(end - start))
+        let piece = ChunkPiece(buffer: buffer, range: Int(position - start)..<Int(end - start))
         position = end
         return piece
     }
@@ -223,5 +229,21 @@ public final class ChunkReader {
         current = nil
         let file = self.file
         _ = try? await engine.blocking { FileSystem.close(file) }
+    }
+}
+
+/// A verified run of chunk bytes inside a pool slab, lent by `ChunkReader.nextPiece` until its next call.
+public struct ChunkPiece: Sendable {
+    let buffer: IOBuffer
+    let range: Range<Int>
+
+    public var count: Int { range.count }
+
+    /// A copy of the bytes.
+    public func data() -> Data { buffer.data(range) }
+
+    /// Lends the bytes to `body`, which must not keep the pointer.
+    package func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try buffer.withUnsafeBytes(range, body)
     }
 }

@@ -1,11 +1,15 @@
 import Foundation
 import GRPCCore
+import GRPCProtobuf
 import Logging
 import SiloCore
 import SiloProto
 
 /// The gRPC face of a `ChunkStore`: parses requests, calls the store, maps its errors to status codes.
-public struct ChunkStoreService: Silo_Storage_V1_ChunkStore.SimpleServiceProtocol {
+///
+/// PutChunk and GetChunk are registered with the hand-written codecs of ChunkStreamCodecs.swift (one copy
+/// per byte between transport buffers and slabs); DeleteChunk and HealthCheck use the generated ones.
+public struct ChunkStoreService: RegistrableRPCService {
     public let store: ChunkStore
     public let nodeID: String
 
@@ -14,12 +18,48 @@ public struct ChunkStoreService: Silo_Storage_V1_ChunkStore.SimpleServiceProtoco
         self.nodeID = nodeID
     }
 
-    public func putChunk(
-        request: RPCAsyncSequence<Silo_Storage_V1_PutChunkRequest, any Error>,
-        context: ServerContext
-    ) async throws -> Silo_Storage_V1_PutChunkResponse {
-        var messages = request.makeAsyncIterator()
-        guard let first = try await messages.next(), case .header(let header)? = first.payload else {
+    public func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
+        typealias Method = Silo_Storage_V1_ChunkStore.Method
+        router.registerHandler(
+            forMethod: Method.PutChunk.descriptor, deserializer: PutChunkFrameDeserializer(),
+            serializer: ProtobufSerializer<Silo_Storage_V1_PutChunkResponse>()
+        ) { request, context in
+            StreamingServerResponse(single: ServerResponse(message: try await putChunk(request.messages)))
+        }
+        router.registerHandler(
+            forMethod: Method.GetChunk.descriptor,
+            deserializer: ProtobufDeserializer<Silo_Storage_V1_GetChunkRequest>(),
+            serializer: GetChunkFrameSerializer()
+        ) { request, context in
+            let single = try await ServerRequest(stream: request)
+            return StreamingServerResponse { writer in
+                try await getChunk(single.message, writer)
+                return [:]
+            }
+        }
+        router.registerHandler(
+            forMethod: Method.DeleteChunk.descriptor,
+            deserializer: ProtobufDeserializer<Silo_Storage_V1_DeleteChunkRequest>(),
+            serializer: ProtobufSerializer<Silo_Storage_V1_DeleteChunkResponse>()
+        ) { request, context in
+            let single = try await ServerRequest(stream: request)
+            return StreamingServerResponse(single: ServerResponse(message: try await deleteChunk(single.message)))
+        }
+        router.registerHandler(
+            forMethod: Method.HealthCheck.descriptor,
+            deserializer: ProtobufDeserializer<Silo_Storage_V1_HealthCheckRequest>(),
+            serializer: ProtobufSerializer<Silo_Storage_V1_HealthCheckResponse>()
+        ) { request, context in
+            _ = try await ServerRequest(stream: request)
+            return StreamingServerResponse(single: ServerResponse(message: try await healthCheck()))
+        }
+    }
+
+    func putChunk(_ messages: RPCAsyncSequence<PutChunkFrame, any Error>) async throws
+        -> Silo_Storage_V1_PutChunkResponse
+    {
+        var messages = messages.makeAsyncIterator()
+        guard let first = try await messages.next(), case .header(let header) = first else {
             throw RPCError(code: .invalidArgument, message: "the first PutChunk message must be the header")
         }
         let id = try parse(header.chunkID)
@@ -32,10 +72,12 @@ public struct ChunkStoreService: Silo_Storage_V1_ChunkStore.SimpleServiceProtoco
         }
         do {
             while let message = try await messages.next() {
-                guard case .data(let data)? = message.payload else {
+                switch message {
+                case .data(let bytes): try await writer.append(bytes)
+                case .empty: continue
+                case .header:
                     throw ChunkStoreError.protocolViolation("only the first PutChunk message may be a header")
                 }
-                try await writer.append(data)
             }
             let (size, crc) = try await writer.commit()
             var response = Silo_Storage_V1_PutChunkResponse()
@@ -50,11 +92,7 @@ public struct ChunkStoreService: Silo_Storage_V1_ChunkStore.SimpleServiceProtoco
         }
     }
 
-    public func getChunk(
-        request: Silo_Storage_V1_GetChunkRequest,
-        response: RPCWriter<Silo_Storage_V1_GetChunkResponse>,
-        context: ServerContext
-    ) async throws {
+    func getChunk(_ request: Silo_Storage_V1_GetChunkRequest, _ response: RPCWriter<GetChunkFrame>) async throws {
         let id = try parse(request.chunkID)
         guard request.offset <= UInt64(Int64.max), request.length <= UInt64(Int64.max) else {
             throw RPCError(code: .outOfRange, message: "offset or length out of range")
@@ -65,18 +103,17 @@ public struct ChunkStoreService: Silo_Storage_V1_ChunkStore.SimpleServiceProtoco
         }
         do {
             var first = true
-            var message = Silo_Storage_V1_GetChunkResponse()
-            message.chunkSize = UInt64(reader.chunkBytes)
-            message.chunkCrc32C = reader.chunkCRC32C
-            while let piece = try await reader.next() {
-                if !first {
-                    message = Silo_Storage_V1_GetChunkResponse()
-                }
-                message.data = piece
-                try await response.write(message)
+            while let piece = try await reader.nextPiece() {
+                // The frame borrows the slab: `write` serializes it before the reader moves on.
+                try await response.write(GetChunkFrame(
+                    piece: piece, chunkSize: first ? UInt64(reader.chunkBytes) : nil,
+                    chunkCRC32C: first ? reader.chunkCRC32C : nil))
                 first = false
             }
-            if first { try await response.write(message) }  // an empty range still reports size and CRC
+            if first {  // an empty range still reports the chunk's size and CRC
+                try await response.write(GetChunkFrame(
+                    piece: nil, chunkSize: UInt64(reader.chunkBytes), chunkCRC32C: reader.chunkCRC32C))
+            }
             await reader.close()
         } catch {
             await reader.close()
@@ -84,20 +121,16 @@ public struct ChunkStoreService: Silo_Storage_V1_ChunkStore.SimpleServiceProtoco
         }
     }
 
-    public func deleteChunk(
-        request: Silo_Storage_V1_DeleteChunkRequest,
-        context: ServerContext
-    ) async throws -> Silo_Storage_V1_DeleteChunkResponse {
+    func deleteChunk(_ request: Silo_Storage_V1_DeleteChunkRequest) async throws
+        -> Silo_Storage_V1_DeleteChunkResponse
+    {
         let id = try parse(request.chunkID)
         var response = Silo_Storage_V1_DeleteChunkResponse()
         response.existed = try await mapErrors { try await store.delete(id: id) }
         return response
     }
 
-    public func healthCheck(
-        request: Silo_Storage_V1_HealthCheckRequest,
-        context: ServerContext
-    ) async throws -> Silo_Storage_V1_HealthCheckResponse {
+    func healthCheck() async throws -> Silo_Storage_V1_HealthCheckResponse {
         let status = try await mapErrors { try await store.status() }
         var response = Silo_Storage_V1_HealthCheckResponse()
         response.nodeID = nodeID

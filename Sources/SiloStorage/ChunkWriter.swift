@@ -73,13 +73,14 @@ public final class ChunkWriter {
     }
 
     /// Accepts the next piece of data. More bytes than the declared size is `.sizeMismatch` at once.
-    public func append(_ data: Data) async throws(ChunkStoreError) {
+    public func append<Bytes: ContiguousBytes>(_ data: Bytes) async throws(ChunkStoreError) {
+        let dataCount = data.withUnsafeBytes { $0.count }
         precondition(!finished, "append after commit or abort")
-        guard receivedBytes + Int64(data.count) <= size else {
-            throw .sizeMismatch(declared: size, received: receivedBytes + Int64(data.count))
+        guard receivedBytes + Int64(dataCount) <= size else {
+            throw .sizeMismatch(declared: size, received: receivedBytes + Int64(dataCount))
         }
         var start = 0
-        while start < data.count {
+        while start < dataCount {
             if current == nil {
                 do {
                     current = try await engine.pool.acquire()
