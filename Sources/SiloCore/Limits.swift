@@ -45,6 +45,10 @@ public struct Limits: Sendable, Equatable {
                     "checksumBlockBytes must be a positive multiple of 4096")
         try require(bufferSlabBytes % checksumBlockBytes == 0,
                     "bufferSlabBytes must be a multiple of checksumBlockBytes")
+        // A chunk's checksum table and its header are written from one slab at commit.
+        let tableBytesMax = (chunkBytesMax / Int64(checksumBlockBytes) + 1) * 4
+        try require(tableBytesMax + 8192 <= Int64(bufferSlabBytes),
+                    "bufferSlabBytes is too small for the checksum table of a chunkBytesMax chunk")
     }
 }
 

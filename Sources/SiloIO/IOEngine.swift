@@ -36,11 +36,30 @@ public protocol IOEngine: AnyObject, Sendable {
     /// fsync.
     func sync(_ file: DirectFile) async throws
 
+    /// Writes each piece in order, then fsyncs the file. On io_uring the whole batch is prepared first and
+    /// submitted at once as a chain of linked SQEs (one system call); pieces that come back short or
+    /// cancelled are finished one by one.
+    func writeAndSync(_ file: DirectFile, _ writes: [IOWrite]) async throws
+
     /// Runs a blocking system call (open, rename, unlink, stat…) on the engine's blocking threads.
     func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T
 
     /// Stops the engine's threads. No call may be in flight.
     func shutdown()
+}
+
+/// One write of a batch: `range` of `buffer`'s valid bytes to `offset` in the file.
+public struct IOWrite: Sendable {
+    public let buffer: IOBuffer
+    public let range: Range<Int>
+    public let offset: Int64
+
+    public init(_ buffer: IOBuffer, _ range: Range<Int>, at offset: Int64) {
+        precondition(range.lowerBound >= 0 && range.upperBound <= buffer.count, "write range outside the data")
+        self.buffer = buffer
+        self.range = range
+        self.offset = offset
+    }
 }
 
 public enum IOEngines {

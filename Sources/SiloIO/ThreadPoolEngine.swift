@@ -33,16 +33,27 @@ final class ThreadPoolEngine: IOEngine {
     }
 
     func write(_ file: DirectFile, from buffer: IOBuffer, at offset: Int64) async throws {
-        let count = buffer.count
+        let write = IOWrite(buffer, 0..<buffer.count, at: offset)
+        try await threads.run { try Self.writeFully(file, write) }
+    }
+
+    func writeAndSync(_ file: DirectFile, _ writes: [IOWrite]) async throws {
         try await threads.run {
-            var done = 0
-            while done < count {
-                let n = try systemCall("pwrite") {
-                    pwrite(file.descriptor, buffer.base + done, count - done, off_t(offset) + off_t(done))
-                }
-                if n == 0 { throw IOError("pwrite", errno: EIO) }  // no progress: never spin
-                done += n
+            for write in writes { try Self.writeFully(file, write) }
+            try FileSystem.sync(file)
+        }
+    }
+
+    private static func writeFully(_ file: DirectFile, _ write: IOWrite) throws {
+        let count = write.range.count
+        let start = write.buffer.base + write.range.lowerBound
+        var done = 0
+        while done < count {
+            let n = try systemCall("pwrite") {
+                pwrite(file.descriptor, start + done, count - done, off_t(write.offset) + off_t(done))
             }
+            if n == 0 { throw IOError("pwrite", errno: EIO) }  // no progress: never spin
+            done += n
         }
     }
 

@@ -31,10 +31,23 @@ final class URingEngine: IOEngine {
         let pointer: UnsafeMutablePointer<io_uring>
     }
 
+    /// What the completion thread runs for one CQE. Created before submission and called exactly once, on
+    /// the completion thread only: that confinement is why `@unchecked Sendable` holds.
     private final class Completion: @unchecked Sendable {
-        // Written once before submission, resumed once by the completion thread.
-        let continuation: CheckedContinuation<Int32, Never>
-        init(_ continuation: CheckedContinuation<Int32, Never>) { self.continuation = continuation }
+        let complete: (Int32) -> Void
+        init(_ complete: @escaping (Int32) -> Void) { self.complete = complete }
+    }
+
+    /// Results of a linked batch, filled by the completion thread; resumes its waiter on the last CQE.
+    private final class BatchResults: @unchecked Sendable {
+        var results: [Int32]
+        var remaining: Int
+        let continuation: CheckedContinuation<[Int32], Never>
+        init(count: Int, continuation: CheckedContinuation<[Int32], Never>) {
+            results = Array(repeating: 0, count: count)
+            remaining = count
+            self.continuation = continuation
+        }
     }
 
     init(limits: Limits, logger: Logger) throws {
@@ -108,7 +121,7 @@ final class URingEngine: IOEngine {
                 if userData == 0 { stopping = true; continue }
                 let completion = Unmanaged<Completion>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(userData))!)
                     .takeRetainedValue()
-                completion.continuation.resume(returning: result)
+                completion.complete(result)
             }
         }
     }
@@ -116,11 +129,39 @@ final class URingEngine: IOEngine {
     /// Prepares one SQE with `prepare`, submits it, and returns its CQE's result.
     private func submit(_ prepare: @escaping (UnsafeMutablePointer<io_uring_sqe>) -> Void) async -> Int32 {
         await withCheckedContinuation { continuation in
-            let completion = Unmanaged.passRetained(Completion(continuation)).toOpaque()
+            let completion = Unmanaged.passRetained(Completion { continuation.resume(returning: $0) }).toOpaque()
             submissionLock.withLock { _ in
                 let sqe = nextSubmissionEntry()
                 prepare(sqe)
                 io_uring_sqe_set_data(sqe, completion)
+                submitPending()
+            }
+        }
+    }
+
+    /// Prepares `count` SQEs linked in order (each starts when the previous one succeeded), submits them
+    /// with one system call, and returns every CQE's result in order. After a failed or short link the
+    /// rest come back -ECANCELED.
+    private func submitLinked(count: Int, _ prepare: @escaping (Int, UnsafeMutablePointer<io_uring_sqe>) -> Void)
+        async -> [Int32]
+    {
+        precondition(count > 0 && count <= Int(ring.pointer.pointee.sq.ring_entries), "batch larger than the ring")
+        return await withCheckedContinuation { continuation in
+            let batch = BatchResults(count: count, continuation: continuation)
+            submissionLock.withLock { _ in
+                // A chain must not be split across submissions: make room for all of it first.
+                while io_uring_sq_space_left(ring.pointer) < UInt32(count) { submitPending() }
+                for index in 0..<count {
+                    let sqe = nextSubmissionEntry()
+                    prepare(index, sqe)
+                    if index < count - 1 { sqe.pointee.flags |= UInt8(1 << IOSQE_IO_LINK_BIT) }
+                    let completion = Completion { result in
+                        batch.results[index] = result
+                        batch.remaining -= 1
+                        if batch.remaining == 0 { batch.continuation.resume(returning: batch.results) }
+                    }
+                    io_uring_sqe_set_data(sqe, Unmanaged.passRetained(completion).toOpaque())
+                }
                 submitPending()
             }
         }
@@ -170,10 +211,17 @@ final class URingEngine: IOEngine {
     }
 
     func write(_ file: DirectFile, from buffer: IOBuffer, at offset: Int64) async throws {
-        let count = buffer.count
-        var done = 0
+        try await write(file, IOWrite(buffer, 0..<buffer.count, at: offset), alreadyDone: 0)
+    }
+
+    /// Writes what is left of `write` after its first `alreadyDone` bytes, resubmitting short writes.
+    private func write(_ file: DirectFile, _ write: IOWrite, alreadyDone: Int) async throws {
+        let buffer = write.buffer
+        let count = write.range.count
+        let offset = write.offset
+        var done = alreadyDone
         while done < count {
-            let source = buffer.base + done
+            let source = buffer.base + write.range.lowerBound + done
             let length = UInt32(count - done)
             let position = UInt64(offset) + UInt64(done)
             let fixed = usesRegisteredBuffers
@@ -199,6 +247,39 @@ final class URingEngine: IOEngine {
             if result < 0 { throw IOError("fsync", errno: -result) }
             return
         }
+    }
+
+    func writeAndSync(_ file: DirectFile, _ writes: [IOWrite]) async throws {
+        let fixed = usesRegisteredBuffers
+        let results = await submitLinked(count: writes.count + 1) { index, sqe in
+            guard index < writes.count else {
+                io_uring_prep_fsync(sqe, file.descriptor, 0)
+                return
+            }
+            let write = writes[index]
+            let source = write.buffer.base + write.range.lowerBound
+            let length = UInt32(write.range.count)
+            if fixed {
+                io_uring_prep_write_fixed(sqe, file.descriptor, source, length, UInt64(write.offset),
+                                          Int32(write.buffer.index))
+            } else {
+                io_uring_prep_write(sqe, file.descriptor, source, length, UInt64(write.offset))
+            }
+        }
+        // A short or cancelled link is finished on its own; any other failure is the answer.
+        var needsSync = false
+        for (write, result) in zip(writes, results) where result != Int32(write.range.count) {
+            if result < 0, result != -ECANCELED, result != -EINTR, result != -EAGAIN {
+                throw IOError("write", errno: -result)
+            }
+            try await self.write(file, write, alreadyDone: max(0, Int(result)))
+            needsSync = true
+        }
+        let synced = results[writes.count]
+        if synced < 0, synced != -ECANCELED, synced != -EINTR, synced != -EAGAIN {
+            throw IOError("fsync", errno: -synced)
+        }
+        if needsSync || synced < 0 { try await sync(file) }
     }
 
     func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {

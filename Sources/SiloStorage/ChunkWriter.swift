@@ -33,7 +33,8 @@ public final class ChunkWriter {
         async throws(ChunkStoreError) -> ChunkWriter
     {
         let layout = ChunkFileLayout(dataBytes: size, blockBytes: store.limits.checksumBlockBytes)
-        precondition(layout.tableBytes <= store.limits.bufferSlabBytes, "checksum table larger than a slab")
+        // Limits.validate guarantees the table of the largest chunk and a header fit in one slab.
+        precondition(layout.tableBytes + 4096 <= store.limits.bufferSlabBytes, "checksum table larger than a slab")
         try await store.reserve(layout.fileBytes)
         let path = store.tmpDirectory + "/" + id.value + "." + UUID().uuidString
         do {
@@ -178,20 +179,22 @@ public final class ChunkWriter {
         let shardDirectory = store.shardDirectory(of: id)
         let file = self.file
         do {
-            // Nothing else is held now, so waiting for a slab cannot deadlock.
+            // Nothing else is held now, so waiting for a slab cannot deadlock. The checksum table and the
+            // header share one slab and go down in one submission with the fsync.
             let buffer = try await engine.pool.acquire()
             defer { engine.pool.release(buffer) }
+            var writes: [IOWrite] = []
             if layout.blockCount > 0 {
                 var table = [UInt8](repeating: 0, count: layout.blockCount * 4)
                 for (index, value) in blockChecksums.enumerated() { table.storeLittleEndian(value, at: index * 4) }
                 buffer.append(table)
                 buffer.zeroFill(upTo: Int(layout.tableBytes))
-                try await engine.write(file, from: buffer, at: layout.tableOffset)
-                buffer.reset()
+                writes.append(IOWrite(buffer, 0..<buffer.count, at: layout.tableOffset))
             }
+            let headerStart = buffer.count
             buffer.append(header.encoded())
-            try await engine.write(file, from: buffer, at: 0)
-            try await engine.sync(file)
+            writes.append(IOWrite(buffer, headerStart..<buffer.count, at: 0))
+            try await engine.writeAndSync(file, writes)
             fileClosed = true  // the block below closes it first, whatever happens after
             try await engine.blocking {
                 FileSystem.close(file)

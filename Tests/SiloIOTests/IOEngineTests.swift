@@ -12,6 +12,7 @@ import Testing
         var limits = Limits()
         limits.bufferSlabBytes = 64 << 10
         limits.checksumBlockBytes = 16 << 10
+        limits.chunkBytesMax = 16 << 20
         limits.bufferSlabCount = 8
         return try IOEngines.make(choice, limits: limits, logger: { var l = Logger(label: "test"); l.logLevel = .warning; return l }())
     }
@@ -55,6 +56,38 @@ import Testing
         #expect(tail == slab - 4096)
         let beyond = try await engine.read(reader, into: buffer, count: 4096, at: Int64(8 * slab))
         #expect(beyond == 0)
+        engine.pool.release(buffer)
+        try await engine.blocking { FileSystem.close(reader) }
+    }
+
+    @Test(arguments: backends)
+    func writesABatchThenSyncs(_ choice: IOBackendChoice) async throws {
+        let directory = try TestDirectory()
+        defer { directory.remove() }
+        let engine = try Self.makeEngine(choice)
+        defer { engine.shutdown() }
+        let path = directory.path + "/batch"
+        let file = try await engine.blocking { try FileSystem.open(path, .createDirect) }
+        // Three regions of one slab go to three places in the file, out of order.
+        let buffer = try await engine.pool.acquire()
+        buffer.append([UInt8](repeating: 0xA1, count: 4096))
+        buffer.append([UInt8](repeating: 0xB2, count: 8192))
+        buffer.append([UInt8](repeating: 0xC3, count: 4096))
+        try await engine.writeAndSync(file, [
+            IOWrite(buffer, 4096..<12288, at: 16384),
+            IOWrite(buffer, 12288..<16384, at: 0),
+            IOWrite(buffer, 0..<4096, at: 4096),
+        ])
+        try await engine.blocking { FileSystem.close(file) }
+        #expect(try FileSystem.size(path) == 24576)
+        let reader = try await engine.blocking { try FileSystem.open(path, .readDirect) }
+        buffer.reset()
+        #expect(try await engine.read(reader, into: buffer, count: 24576, at: 0) == 24576)
+        let bytes = buffer.bytes(0..<24576)
+        #expect(bytes[0..<4096].allSatisfy { $0 == 0xC3 })
+        #expect(bytes[4096..<8192].allSatisfy { $0 == 0xA1 })
+        #expect(bytes[8192..<16384].allSatisfy { $0 == 0 }, "a hole stays zero")
+        #expect(bytes[16384..<24576].allSatisfy { $0 == 0xB2 })
         engine.pool.release(buffer)
         try await engine.blocking { FileSystem.close(reader) }
     }

@@ -17,6 +17,7 @@ struct StoreFixture {
         var limits = Limits()
         limits.bufferSlabBytes = 64 << 10
         limits.checksumBlockBytes = 16 << 10
+        limits.chunkBytesMax = 16 << 20
         limits.bufferSlabCount = 8
         limits.getChunkMessageBytes = 24 << 10
         return limits
