@@ -42,12 +42,15 @@ let package = Package(
             "SiloCore", "SiloIO", "SiloProto", "CSiloShims", grpcCore, grpcHTTP2, grpcProtobuf, logging,
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ], exclude: ["FORMAT.md"]),
+        .target(name: "SiloMetadata", dependencies: ["SiloCore", "CLibPQ"]),
+        .target(name: "SiloCluster", dependencies: ["SiloCore"]),
         .executableTarget(name: "silo", dependencies: [
             "SiloCore", "SiloIO", "SiloStorage", argumentParser, logging, grpcHTTP2,
         ]),
         .executableTarget(name: "bench", dependencies: [
             "SiloCore", "SiloIO", "SiloProto", "SiloStorage", grpcCore, grpcHTTP2, grpcProtobuf,
             argumentParser, logging,
+            "SiloMetadata", "SiloCluster",
         ], path: "Benchmarks/bench"),
 
         .testTarget(name: "SiloCoreTests", dependencies: ["SiloCore"]),
@@ -56,6 +59,7 @@ let package = Package(
             "SiloStorage", "SiloIO", "SiloCore", "SiloProto", grpcCore, grpcProtobuf,
             .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
         ]),
+        .testTarget(name: "SiloMetadataTests", dependencies: ["SiloMetadata", "SiloCluster", "SiloCore"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,172 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A private PostgreSQL server in a directory of its own: `initdb` into `<directory>/data`, the unix socket
+/// in `<directory>`, no TCP unless `Options.tcpPort` asks for it. The embedded default behind
+/// `silo cluster`, `bench` and the tests.
+///
+/// PostgreSQL refuses to run as root; as root the directory is given to the `postgres` user and `initdb`
+/// and `pg_ctl` run through `runuser -u postgres --`. Clients connect over the socket as the `postgres`
+/// superuser with trust authentication: the socket directory is the only way in.
+public final class PostgresInstance: Sendable {
+    public struct Options: Sendable {
+        /// Where initdb and pg_ctl are; nil looks under /usr/lib/postgresql/<newest>/bin, then PATH.
+        public var binDirectory: String?
+        /// Also listen on 127.0.0.1:<port>. The socket is named after the port either way.
+        public var tcpPort: Int?
+        public var maxConnections: Int = 200
+        /// fsync and synchronous commit on. Off is for throwaway instances (tests): a crash of the machine
+        /// may then lose committed transactions, a crash of PostgreSQL alone does not.
+        public var durable: Bool = true
+        public var superuser: String = "postgres"
+
+        public init() {}
+    }
+
+    public let directory: String
+    public let options: Options
+    private let binDirectory: String
+
+    public var dataDirectory: String { directory + "/data" }
+    public var logFile: String { directory + "/postgresql.log" }
+    public var port: Int { options.tcpPort ?? 5432 }
+    public var socketPath: String { directory + "/.s.PGSQL.\(port)" }
+
+    /// Creates the cluster in `directory` (which must not hold one yet) and starts it.
+    public static func start(in directory: String, options: Options = Options()) throws -> PostgresInstance {
+        let instance = try PostgresInstance(directory: directory, options: options)
+        try instance.initialize()
+        try instance.start()
+        return instance
+    }
+
+    private init(directory: String, options: Options) throws {
+        let absolute = URL(fileURLWithPath: directory).standardizedFileURL.path
+        self.directory = absolute
+        self.options = options
+        binDirectory = try options.binDirectory ?? Self.findBinDirectory()
+        // sun_path holds 108 bytes with its terminating NUL.
+        guard absolute.utf8.count + "/.s.PGSQL.\(options.tcpPort ?? 5432)".utf8.count < 108 else {
+            throw PostgresInstanceError("\(absolute) is too long for a unix socket path; choose a shorter directory")
+        }
+    }
+
+    /// libpq conninfo for `database` as the superuser over the socket.
+    public func connectionString(database: String = "postgres") -> String {
+        "host=\(Self.quoted(directory)) port=\(port) user=\(Self.quoted(options.superuser)) dbname=\(Self.quoted(database))"
+    }
+
+    /// The postmaster's pid while it runs (first line of postmaster.pid).
+    public var pid: pid_t? {
+        guard let text = try? String(contentsOfFile: dataDirectory + "/postmaster.pid", encoding: .utf8),
+              let first = text.split(separator: "\n").first, let pid = pid_t(first) else { return nil }
+        return kill(pid, 0) == 0 ? pid : nil
+    }
+
+    public var isRunning: Bool { pid != nil }
+
+    private func initialize() throws {
+        let fileManager = FileManager.default
+        if fileManager.fileExists(atPath: dataDirectory + "/PG_VERSION") {
+            throw PostgresInstanceError("\(dataDirectory) already holds a PostgreSQL cluster")
+        }
+        try fileManager.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try giveToServerUser(directory)
+        try runServerTool("initdb", ["-D", dataDirectory, "-U", options.superuser, "--auth=trust", "-E", "UTF8",
+                                     "--locale=C", "--no-sync", "--no-instructions"])
+        let durability = options.durable ? "" : "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+        let settings = """
+
+            # Silo: private instance
+            listen_addresses = '\(options.tcpPort == nil ? "" : "127.0.0.1")'
+            port = \(port)
+            unix_socket_directories = '\(directory.replacingOccurrences(of: "'", with: "''"))'
+            max_connections = \(options.maxConnections)
+            \(durability)
+            """
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: dataDirectory + "/postgresql.conf"))
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(settings.utf8))
+    }
+
+    /// Starts the server (again, after `stop`) and waits until it accepts connections.
+    public func start() throws {
+        guard !isRunning else { return }
+        try runServerTool("pg_ctl", ["start", "-D", dataDirectory, "-l", logFile, "-w", "-t", "60", "-s"])
+    }
+
+    /// Stops the server by its pid (pg_ctl's fast mode: sessions are ended, nothing committed is lost) and
+    /// waits until the process is gone; with `removingDirectory`, deletes everything it kept.
+    public func stop(removingDirectory: Bool = false) throws {
+        if let pid {
+            do {
+                try runServerTool("pg_ctl", ["stop", "-D", dataDirectory, "-m", "fast", "-w", "-t", "30", "-s"])
+            } catch {
+                kill(pid, SIGQUIT)  // immediate shutdown: what is left of a fast stop that hung
+            }
+            for _ in 0..<300 where kill(pid, 0) == 0 { usleep(10_000) }
+            if kill(pid, 0) == 0 {
+                kill(pid, SIGKILL)
+            }
+        }
+        if removingDirectory { try? FileManager.default.removeItem(atPath: directory) }
+    }
+
+    // MARK: - Running the server's tools
+
+    private var runsAsRoot: Bool { geteuid() == 0 }
+
+    private func giveToServerUser(_ path: String) throws {
+        guard runsAsRoot else { return }
+        guard let user = getpwnam("postgres") else {
+            throw PostgresInstanceError("running as root and there is no 'postgres' user to run PostgreSQL as")
+        }
+        guard chown(path, user.pointee.pw_uid, user.pointee.pw_gid) == 0 else {
+            throw PostgresInstanceError("chown \(path) to postgres: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    private func runServerTool(_ tool: String, _ arguments: [String]) throws {
+        let executable = binDirectory + "/" + tool
+        let command = runsAsRoot ? ["/usr/sbin/runuser", "-u", "postgres", "--", executable] + arguments
+            : [executable] + arguments
+        // posix_spawn + waitpid, not Foundation's Process: the server that `pg_ctl start` leaves running
+        // would inherit whatever Process uses to notice the exit and keep it from ever seeing one. Output
+        // goes to a file for the same reason.
+        let outputPath = directory + "/\(tool).out"
+        let status = try ChildProcess.run(command, outputPath: outputPath, in: directory)
+        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        guard status == 0 else {
+            let log = (try? String(contentsOfFile: logFile, encoding: .utf8))?.suffix(2000) ?? ""
+            throw PostgresInstanceError("\(tool) \(arguments.first ?? "") exited with \(status): "
+                                        + "\(text)\(log.isEmpty ? "" : "\nserver log:\n\(log)")")
+        }
+    }
+
+    private static func findBinDirectory() throws -> String {
+        let root = "/usr/lib/postgresql"
+        let versions = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        for version in versions.compactMap(Int.init).sorted(by: >) {
+            let candidate = "\(root)/\(version)/bin"
+            if FileManager.default.isExecutableFile(atPath: candidate + "/initdb") { return candidate }
+        }
+        for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
+            if FileManager.default.isExecutableFile(atPath: "\(directory)/initdb") { return String(directory) }
+        }
+        throw PostgresInstanceError("no initdb found under \(root)/*/bin or on PATH; install postgresql")
+    }
+
+    /// A conninfo value in single quotes, with `\` and `'` escaped as libpq expects.
+    static func quoted(_ value: String) -> String {
+        "'" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
+    }
+}
+
+public struct PostgresInstanceError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}

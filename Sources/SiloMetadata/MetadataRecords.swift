@@ -1,0 +1,153 @@
+import Foundation
+import SiloCore
+
+/// A pending upload (an object or one multipart part) whose chunks are being placed.
+public struct PendingUploadID: Hashable, Sendable, CustomStringConvertible {
+    public let value: Int64
+    public init(_ value: Int64) { self.value = value }
+    public var description: String { String(value) }
+}
+
+/// One stored version of an object.
+public struct VersionID: Hashable, Sendable, CustomStringConvertible {
+    public let value: Int64
+    public init(_ value: Int64) { self.value = value }
+    public var description: String { String(value) }
+}
+
+/// A multipart upload, named by a random id the client echoes back.
+public struct MultipartUploadID: Hashable, Sendable, CustomStringConvertible {
+    public let value: String
+    public init(_ value: String) { self.value = value }
+    public var description: String { value }
+
+    static func random() -> MultipartUploadID {
+        var generator = SystemRandomNumberGenerator()
+        let words = (0..<4).map { _ in String(generator.next() as UInt64, radix: 16) }
+        return MultipartUploadID(words.map { String(repeating: "0", count: 16 - $0.count) + $0 }.joined())
+    }
+}
+
+/// Where one chunk of an object (or part) lives and what it holds.
+public struct ChunkPlacement: Hashable, Sendable {
+    public var chunkID: ChunkID
+    /// Position of the chunk in its object (or part), from 0.
+    public var index: Int
+    /// Byte offset of the chunk in its object (or part).
+    public var offset: ByteCount
+    public var length: ByteCount
+    public var crc32c: UInt32
+    public var replicas: [NodeID]
+
+    public init(chunkID: ChunkID, index: Int, offset: ByteCount, length: ByteCount, crc32c: UInt32,
+                replicas: [NodeID]) {
+        self.chunkID = chunkID
+        self.index = index
+        self.offset = offset
+        self.length = length
+        self.crc32c = crc32c
+        self.replicas = replicas
+    }
+}
+
+/// What the client said about an object and what the gateway computed while it streamed in.
+public struct ObjectAttributes: Hashable, Sendable {
+    public var size: ByteCount
+    public var etag: String
+    public var contentType: String?
+    /// `x-amz-checksum-*` values by algorithm name (`crc32c`, `sha256`…).
+    public var checksums: [String: String]
+    /// `x-amz-meta-*` headers.
+    public var userMetadata: [String: String]
+
+    public init(size: ByteCount, etag: String, contentType: String? = nil, checksums: [String: String] = [:],
+                userMetadata: [String: String] = [:]) {
+        self.size = size
+        self.etag = etag
+        self.contentType = contentType
+        self.checksums = checksums
+        self.userMetadata = userMetadata
+    }
+}
+
+/// An object's current version with its chunks in order: everything a download needs, read in one query.
+public struct ObjectRecord: Hashable, Sendable {
+    public var bucket: BucketName
+    public var key: ObjectKey
+    public var versionID: VersionID
+    public var attributes: ObjectAttributes
+    public var lastModified: Date
+    public var chunks: [ChunkPlacement]
+}
+
+public struct BucketRecord: Hashable, Sendable {
+    public var name: BucketName
+    public var createdAt: Date
+}
+
+/// The outcome of a commit: the version that became visible and what it replaced.
+public struct CommitResult: Hashable, Sendable {
+    public var versionID: VersionID
+    /// Chunks of the replaced version (if any) that went to the GC queue.
+    public var chunksRetired: Int
+}
+
+/// A chunk waiting to be deleted from its replicas, as claimed by one GC worker.
+public struct GarbageChunk: Hashable, Sendable {
+    public var gcID: Int64
+    public var chunkID: ChunkID
+    public var replicas: [NodeID]
+    /// Claims so far, this one included.
+    public var attempts: Int
+}
+
+public enum NodeState: String, Sendable, CaseIterable {
+    case up, down, draining
+}
+
+public struct NodeRecord: Hashable, Sendable {
+    public var id: NodeID
+    public var address: String
+    public var state: NodeState
+    public var capacity: ByteCount
+    public var free: ByteCount
+    public var lastHeartbeat: Date?
+
+    public init(id: NodeID, address: String, state: NodeState, capacity: ByteCount, free: ByteCount,
+                lastHeartbeat: Date? = nil) {
+        self.id = id
+        self.address = address
+        self.state = state
+        self.capacity = capacity
+        self.free = free
+        self.lastHeartbeat = lastHeartbeat
+    }
+}
+
+/// A store operation the data refused: mapped to an S3 error code at the gateway.
+public enum MetadataError: Error, Sendable, Equatable, CustomStringConvertible {
+    case bucketAlreadyExists(BucketName)
+    case noSuchBucket(BucketName)
+    case bucketNotEmpty(BucketName)
+    case noSuchUpload(String)
+    /// The recorded chunks do not add up to the object the client described.
+    case invalidUpload(String)
+    case invalidPart(partNumber: Int)
+    case invalidPartOrder
+    case invalidContinuationToken
+    case noSuchNode(NodeID)
+
+    public var description: String {
+        switch self {
+        case .bucketAlreadyExists(let name): return "bucket \(name) already exists"
+        case .noSuchBucket(let name): return "bucket \(name) does not exist"
+        case .bucketNotEmpty(let name): return "bucket \(name) is not empty"
+        case .noSuchUpload(let id): return "upload \(id) does not exist"
+        case .invalidUpload(let reason): return "invalid upload: \(reason)"
+        case .invalidPart(let number): return "part \(number) was not uploaded or its ETag does not match"
+        case .invalidPartOrder: return "parts must be listed in ascending order, each once"
+        case .invalidContinuationToken: return "the continuation token is not one this store issued"
+        case .noSuchNode(let id): return "node \(id) is not registered"
+        }
+    }
+}

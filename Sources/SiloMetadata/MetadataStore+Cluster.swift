@@ -1,0 +1,164 @@
+import Foundation
+import SiloCore
+
+/// The node registry, the GC queue, the janitor's queries and access keys: the background side of the
+/// metadata.
+extension MetadataStore {
+    static let upsertNode = Statement("silo_upsert_node", """
+        INSERT INTO nodes (id, address, state, capacity_bytes, free_bytes, last_heartbeat)
+        VALUES ($1, $2, $3, $4, $5, now())
+        ON CONFLICT (id) DO UPDATE SET address = EXCLUDED.address, state = EXCLUDED.state,
+            capacity_bytes = EXCLUDED.capacity_bytes, free_bytes = EXCLUDED.free_bytes, last_heartbeat = now()
+        """)
+    static let nodeHeartbeat = Statement("silo_node_heartbeat", """
+        UPDATE nodes SET free_bytes = $2, capacity_bytes = $3, last_heartbeat = now() WHERE id = $1
+        """)
+    static let nodeState = Statement("silo_node_state", "UPDATE nodes SET state = $2 WHERE id = $1")
+    static let selectNodes = Statement("silo_select_nodes", """
+        SELECT id, address, state, capacity_bytes, free_bytes, \(epochMicroseconds("last_heartbeat"))
+        FROM nodes ORDER BY id
+        """)
+    static let claimGarbage = Statement("silo_claim_garbage", """
+        UPDATE gc_queue SET claimed_until = now() + make_interval(secs => $2), attempts = attempts + 1
+        WHERE gc_id IN (
+            SELECT gc_id FROM gc_queue WHERE claimed_until IS NULL OR claimed_until < now()
+            ORDER BY gc_id LIMIT $1 FOR UPDATE SKIP LOCKED)
+        RETURNING gc_id, chunk_id, replica_node_ids, attempts
+        """)
+    static let acknowledgeGarbage = Statement("silo_acknowledge_garbage", """
+        DELETE FROM gc_queue WHERE gc_id = ANY($1::bigint[])
+        """)
+    static let countGarbage = Statement("silo_count_garbage", "SELECT count(*) FROM gc_queue")
+    static let selectAbandonedUploads = Statement("silo_select_abandoned_uploads", """
+        SELECT upload_id FROM pending_uploads WHERE touched_at < now() - make_interval(secs => $1)
+        ORDER BY touched_at LIMIT $2
+        """)
+    static let reapAbandonedUploads = Statement("silo_reap_abandoned_uploads", """
+        WITH victims AS (
+            SELECT upload_id FROM pending_uploads WHERE touched_at < now() - make_interval(secs => $1)
+            ORDER BY touched_at LIMIT $2 FOR UPDATE SKIP LOCKED
+        ), moved AS (
+            INSERT INTO gc_queue (chunk_id, replica_node_ids, reason)
+            SELECT chunk_id, replica_node_ids, 'abandoned upload' FROM pending_chunks
+            WHERE upload_id IN (SELECT upload_id FROM victims)
+        )
+        DELETE FROM pending_uploads WHERE upload_id IN (SELECT upload_id FROM victims)
+        """)
+    static let insertAccessKey = Statement("silo_insert_access_key", """
+        INSERT INTO access_keys (access_key_id, secret_key) VALUES ($1, $2)
+        ON CONFLICT (access_key_id) DO UPDATE SET secret_key = EXCLUDED.secret_key, active = true
+        """)
+    static let selectSecretKey = Statement("silo_select_secret_key", """
+        SELECT secret_key FROM access_keys WHERE access_key_id = $1 AND active
+        """)
+
+    // MARK: - Nodes
+
+    /// Adds a node or updates its address, state and capacity; stamps its heartbeat.
+    public func registerNode(_ node: NodeRecord) async throws {
+        try await pool.transaction { connection in
+            _ = try connection.execute(Self.upsertNode, [
+                node.id.value, node.address, node.state.rawValue, node.capacity.bytes.sql, node.free.bytes.sql,
+            ])
+        }
+    }
+
+    public func recordHeartbeat(_ id: NodeID, capacity: ByteCount, free: ByteCount) async throws {
+        try await pool.transaction { connection in
+            let updated = try connection.execute(Self.nodeHeartbeat, [id.value, free.bytes.sql, capacity.bytes.sql])
+            guard updated.affectedRows == 1 else { throw MetadataError.noSuchNode(id) }
+        }
+    }
+
+    public func setNodeState(_ id: NodeID, _ state: NodeState) async throws {
+        try await pool.transaction { connection in
+            guard try connection.execute(Self.nodeState, [id.value, state.rawValue]).affectedRows == 1 else {
+                throw MetadataError.noSuchNode(id)
+            }
+        }
+    }
+
+    public func nodes() async throws -> [NodeRecord] {
+        try await pool.read { connection in
+            let result = try connection.execute(Self.selectNodes)
+            return try (0..<result.rowCount).map { row in
+                let stateText = try result.requiredString(row, 2)
+                guard let state = NodeState(rawValue: stateText) else {
+                    throw DatabaseError.unexpectedResult("node state '\(stateText)'")
+                }
+                return NodeRecord(
+                    id: try storedName(result.requiredString(row, 0), NodeID.init),
+                    address: try result.requiredString(row, 1), state: state,
+                    capacity: ByteCount(try result.requiredInt64(row, 3)),
+                    free: ByteCount(try result.requiredInt64(row, 4)), lastHeartbeat: try result.date(row, 5))
+            }
+        }
+    }
+
+    // MARK: - GC queue
+
+    /// Hands out up to `count` chunks to delete, leased for `lease`. Concurrent workers never get the same
+    /// row (`FOR UPDATE SKIP LOCKED`); a row whose lease ran out without an ack is handed out again.
+    public func claimGarbage(count: Int, lease: Duration) async throws -> [GarbageChunk] {
+        let rows = max(0, min(count, limits.claimRowsMax))
+        return try await pool.transaction { connection in
+            let result = try connection.execute(Self.claimGarbage, [rows.sql, Self.seconds(lease)])
+            return try (0..<result.rowCount).map { row in
+                GarbageChunk(gcID: try result.requiredInt64(row, 0), chunkID: try result.chunkID(row, 1),
+                             replicas: try result.nodeIDs(row, 2), attempts: Int(try result.requiredInt64(row, 3)))
+            }.sorted { $0.gcID < $1.gcID }
+        }
+    }
+
+    /// Removes chunks whose replicas all confirmed the delete.
+    public func acknowledgeGarbage(_ ids: [Int64]) async throws {
+        guard !ids.isEmpty else { return }
+        try await pool.transaction { connection in
+            _ = try connection.execute(Self.acknowledgeGarbage, [ids.map(String.init).sqlArray])
+        }
+    }
+
+    public func garbageCount() async throws -> Int {
+        try await pool.read { connection in Int(try connection.execute(Self.countGarbage).requiredInt64(0, 0)) }
+    }
+
+    // MARK: - Janitor
+
+    /// Pending uploads not touched for `age`: their gateway died or their client left.
+    public func abandonedUploads(olderThan age: Duration, limit: Int) async throws -> [PendingUploadID] {
+        let rows = max(0, min(limit, limits.claimRowsMax))
+        return try await pool.read { connection in
+            let result = try connection.execute(Self.selectAbandonedUploads, [Self.seconds(age), rows.sql])
+            return try (0..<result.rowCount).map { PendingUploadID(try result.requiredInt64($0, 0)) }
+        }
+    }
+
+    /// Turns up to `limit` abandoned uploads into GC work; janitors on several gateways skip each other's
+    /// rows. Returns how many it reaped.
+    public func reapAbandonedUploads(olderThan age: Duration, limit: Int) async throws -> Int {
+        let rows = max(0, min(limit, limits.claimRowsMax))
+        return try await pool.transaction { connection in
+            try connection.execute(Self.reapAbandonedUploads, [Self.seconds(age), rows.sql]).affectedRows
+        }
+    }
+
+    // MARK: - Access keys
+
+    public func putAccessKey(id: String, secret: String) async throws {
+        try await pool.transaction { connection in
+            _ = try connection.execute(Self.insertAccessKey, [id, secret])
+        }
+    }
+
+    /// The secret SigV4 verification needs; nil for an unknown or disabled key.
+    public func secretKey(accessKeyID: String) async throws -> String? {
+        try await pool.read { connection in
+            let result = try connection.execute(Self.selectSecretKey, [accessKeyID])
+            return result.rowCount == 1 ? result.string(0, 0) : nil
+        }
+    }
+
+    static func seconds(_ duration: Duration) -> SQLValue {
+        String(Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
+    }
+}
