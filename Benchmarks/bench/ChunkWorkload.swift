@@ -3,12 +3,13 @@ import GRPCCore
 import GRPCNIOTransportHTTP2
 import SiloCore
 import SiloProto
+import SiloStorage
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-typealias ChunkStoreClient = Silo_Storage_V1_ChunkStore.Client<HTTP2ClientTransport.Posix>
+typealias NodeClient = ChunkStoreClient<HTTP2ClientTransport.Posix>
 
 /// PutChunk and GetChunk against one node the bench starts itself: one stream of one large chunk, then
 /// four concurrent streams.
@@ -84,11 +85,11 @@ struct ChunkWorkload: Workload {
     /// One PutChunk: the header, then `bytes` of the payload in `ChunkPayload.messageBytes` messages.
     /// Timed from the first message to the response (which arrives after the node's fsync and rename).
     static func put(
-        _ client: ChunkStoreClient, id: String, bytes: Int, crc: UInt32, _ payload: ChunkPayload
+        _ client: NodeClient, id: String, bytes: Int, crc: UInt32, _ payload: ChunkPayload
     ) async throws -> Duration {
         let clock = ContinuousClock()
         let start = clock.now
-        let response = try await client.putChunk(requestProducer: { writer in
+        let response = try await client.rpc.putChunk(requestProducer: { writer in
             var header = Silo_Storage_V1_PutChunkHeader()
             header.chunkID = id
             header.size = UInt64(bytes)
@@ -111,7 +112,7 @@ struct ChunkWorkload: Workload {
 
     /// One GetChunk of the whole chunk, counting bytes and checking the size and CRC32C the node announces
     /// (the node verifies the data's CRC32C itself; recomputing it here would charge the client's CPU).
-    static func get(_ client: ChunkStoreClient, id: String, bytes: Int, crc: UInt32) async throws -> Duration {
+    static func get(_ client: NodeClient, id: String, bytes: Int, crc: UInt32) async throws -> Duration {
         struct Received: Sendable {
             var bytes = 0
             var announcedSize: UInt64? = nil
@@ -119,14 +120,14 @@ struct ChunkWorkload: Workload {
         }
         let clock = ContinuousClock()
         let start = clock.now
-        let received = try await client.getChunk(.with { $0.chunkID = id }) { response in
+        let received = try await client.getChunk(id: id) { pieces in
             var received = Received()
-            for try await message in response.messages {
+            for try await piece in pieces {
                 if received.announcedSize == nil {
-                    received.announcedSize = message.chunkSize
-                    received.announcedCRC = message.chunkCrc32C
+                    received.announcedSize = piece.chunkSize
+                    received.announcedCRC = piece.chunkCRC32C ?? 0
                 }
-                received.bytes += message.data.count
+                received.bytes += piece.bytes.count
             }
             return received
         }
@@ -140,9 +141,9 @@ struct ChunkWorkload: Workload {
     }
 
     /// Deletes the round's chunks so a long run does not fill the disk.
-    static func delete(_ client: ChunkStoreClient, ids: [String]) async throws {
+    static func delete(_ client: NodeClient, ids: [String]) async throws {
         for id in ids {
-            let response = try await client.deleteChunk(.with { $0.chunkID = id })
+            let response = try await client.rpc.deleteChunk(.with { $0.chunkID = id })
             guard response.existed else { throw BenchError("DeleteChunk \(id): the node did not have it") }
         }
     }

@@ -23,7 +23,7 @@ struct NodeProcess {
     /// every path out. On failure the tail of the node's log goes to standard error.
     static func withNode<Result: Sendable>(
         _ context: WorkloadContext,
-        _ body: (ChunkStoreClient, NodeFacts) async throws -> Result
+        _ body: (NodeClient, NodeFacts) async throws -> Result
     ) async throws -> Result {
         let node = try start(context)
         do {
@@ -31,8 +31,8 @@ struct NodeProcess {
             let transport = try ChunkStoreTransports.client(
                 address: NodeAddress(host: "127.0.0.1", port: node.port), limits: context.limits)
             let result = try await withGRPCClient(transport: transport) { grpc in
-                let client = Silo_Storage_V1_ChunkStore.Client(wrapping: grpc)
-                let facts = try await node.healthCheck(client)
+                let client = NodeClient(wrapping: grpc)
+                let facts = try await node.healthCheck(client.rpc)
                 Progress.line("node ready on 127.0.0.1:\(node.port): io backend \(facts.ioBackend), "
                               + "registered buffers \(facts.registeredBuffers)")
                 return try await body(client, facts)
@@ -93,7 +93,7 @@ struct NodeProcess {
         }
     }
 
-    private func healthCheck(_ client: ChunkStoreClient) async throws -> NodeFacts {
+    private func healthCheck(_ client: Silo_Storage_V1_ChunkStore.Client<HTTP2ClientTransport.Posix>) async throws -> NodeFacts {
         var options = CallOptions.defaults
         options.timeout = Self.startTimeout
         options.waitForReady = true

@@ -9,8 +9,9 @@ import SwiftProtobuf
 //
 //   PutChunk in:  transport buffer ──copy──▶ slab          (generated code: buffer → Data → slab)
 //   GetChunk out: slab ──copy──▶ transport buffer          (generated code: slab → Data → buffer)
+//   GetChunk in (ChunkStoreClient): the chunk bytes stay in the transport buffer (generated: → Data)
 //
-// Clients keep using the generated messages: the bytes on the wire are the same.
+// The bytes on the wire are the same as the generated code's; any gRPC client can talk to a node.
 
 /// One PutChunk request message, decoded without copying its data.
 enum PutChunkFrame: Sendable {
@@ -20,14 +21,50 @@ enum PutChunkFrame: Sendable {
     case empty
 }
 
-/// A byte range inside the transport's message buffer, kept alive (not copied) until it is appended.
-struct ReceivedBytes: ContiguousBytes, @unchecked Sendable {
-    // The transport hands each message buffer over and never touches it again; we only read it.
+/// Chunk bytes inside the transport's message buffer, kept alive (not copied) while this value lives.
+public struct ReceivedBytes: ContiguousBytes, @unchecked Sendable {
+    // The transport hands each message buffer over and never touches it again; this only reads it.
     let storage: any GRPCContiguousBytes
     let range: Range<Int>
 
-    func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+    public var count: Int { range.count }
+
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try storage.withUnsafeBytes { all in try body(UnsafeRawBufferPointer(rebasing: all[range])) }
+    }
+
+    /// A copy, for callers that need to keep the bytes.
+    public func data() -> Data { withUnsafeBytes { Data($0) } }
+}
+
+/// One GetChunk response message as `ChunkStoreClient` receives it.
+public struct GetChunkPiece: Sendable {
+    public let bytes: ReceivedBytes
+    /// Set on the first message: the whole chunk's size and CRC32C.
+    public let chunkSize: UInt64?
+    public let chunkCRC32C: UInt32?
+}
+
+struct GetChunkPieceDeserializer: MessageDeserializer {
+    /// GetChunkResponse: `bytes data = 1; uint64 chunk_size = 2; uint32 chunk_crc32c = 3;`.
+    func deserialize<Bytes: GRPCContiguousBytes>(_ bytes: Bytes) throws -> GetChunkPiece {
+        try bytes.withUnsafeBytes { raw in
+            var reader = WireReader(raw)
+            var data = 0..<0
+            var size: UInt64? = nil
+            var crc: UInt32? = nil
+            while !reader.isAtEnd {
+                let (field, wireType) = try reader.readKey()
+                switch (field, wireType) {
+                case (1, .lengthDelimited): data = try reader.readLengthDelimited()
+                case (2, .varint): size = try reader.readVarint()
+                case (3, .varint): crc = UInt32(truncatingIfNeeded: try reader.readVarint())
+                default: try reader.skip(wireType)
+                }
+            }
+            return GetChunkPiece(bytes: ReceivedBytes(storage: bytes, range: data), chunkSize: size,
+                                 chunkCRC32C: crc)
+        }
     }
 }
 

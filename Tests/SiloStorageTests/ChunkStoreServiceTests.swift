@@ -10,7 +10,7 @@ import Testing
 
 /// The gRPC service, client and server in one process over the in-process transport.
 @Suite struct ChunkStoreServiceTests {
-    func withService(_ body: (Silo_Storage_V1_ChunkStore.Client<InProcessTransport.Client>) async throws -> Void)
+    func withService(_ body: (ChunkStoreClient<InProcessTransport.Client>) async throws -> Void)
         async throws
     {
         let fixture = try await StoreFixture(.ioUring)
@@ -21,16 +21,16 @@ import Testing
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await server.serve() }
             try await withGRPCClient(transport: transport.client) { client in
-                try await body(Silo_Storage_V1_ChunkStore.Client(wrapping: client))
+                try await body(ChunkStoreClient(wrapping: client))
             }
             server.beginGracefulShutdown()
         }
     }
 
-    func put(_ client: Silo_Storage_V1_ChunkStore.Client<InProcessTransport.Client>, id: String, data: Data,
+    func put(_ client: ChunkStoreClient<InProcessTransport.Client>, id: String, data: Data,
              crc: UInt32? = nil, size: UInt64? = nil) async throws -> Silo_Storage_V1_PutChunkResponse
     {
-        try await client.putChunk(requestProducer: { writer in
+        try await client.rpc.putChunk(requestProducer: { writer in
             var header = Silo_Storage_V1_PutChunkHeader()
             header.chunkID = id
             header.size = size ?? UInt64(data.count)
@@ -48,14 +48,14 @@ import Testing
         })
     }
 
-    func get(_ client: Silo_Storage_V1_ChunkStore.Client<InProcessTransport.Client>, id: String,
+    func get(_ client: ChunkStoreClient<InProcessTransport.Client>, id: String,
              offset: UInt64 = 0, length: UInt64 = 0) async throws -> (size: UInt64, crc: UInt32, data: Data)
     {
         var request = Silo_Storage_V1_GetChunkRequest()
         request.chunkID = id
         request.offset = offset
         request.length = length
-        return try await client.getChunk(request) { response in
+        return try await client.rpc.getChunk(request) { response in
             var size: UInt64 = 0
             var crc: UInt32 = 0
             var data = Data()
@@ -81,16 +81,28 @@ import Testing
             let whole = try await get(client, id: "grpc-1")
             #expect(whole.data == data && whole.size == 250_000 && whole.crc == CRC32C.checksum(data))
             let range = try await get(client, id: "grpc-1", offset: 70_000, length: 1234)
+            // The client that keeps chunk bytes in the transport's buffers sees the same stream.
+            let pieces = try await client.getChunk(id: "grpc-1", offset: 1, length: 200_000) { pieces in
+                var data = Data()
+                var first: GetChunkPiece?
+                for try await piece in pieces {
+                    if first == nil { first = piece }
+                    data.append(piece.bytes.data())
+                }
+                return (data, first?.chunkSize, first?.chunkCRC32C)
+            }
+            #expect(pieces.0 == data.subdata(in: 1..<200_001))
+            #expect(pieces.1 == 250_000 && pieces.2 == CRC32C.checksum(data))
             #expect(range.data == data.subdata(in: 70_000..<71_234) && range.size == 250_000)
 
-            let health = try await client.healthCheck(Silo_Storage_V1_HealthCheckRequest())
+            let health = try await client.rpc.healthCheck(Silo_Storage_V1_HealthCheckRequest())
             #expect(health.nodeID == "node-test" && health.chunkCount == 1 && health.ioBackend == "io_uring")
             #expect(health.diskTotalBytes > 0 && health.diskFreeBytes > 0 && health.bytesStored >= 250_000)
 
             var delete = Silo_Storage_V1_DeleteChunkRequest()
             delete.chunkID = "grpc-1"
-            #expect(try await client.deleteChunk(delete).existed)
-            #expect(try await client.deleteChunk(delete).existed == false)
+            #expect(try await client.rpc.deleteChunk(delete).existed)
+            #expect(try await client.rpc.deleteChunk(delete).existed == false)
             await expectCode(.notFound) { _ = try await get(client, id: "grpc-1") }
         }
     }
@@ -109,7 +121,7 @@ import Testing
             await expectCode(.notFound) { _ = try await get(client, id: "never") }
             // A data message before the header is refused.
             await expectCode(.invalidArgument) {
-                _ = try await client.putChunk(requestProducer: { writer in
+                _ = try await client.rpc.putChunk(requestProducer: { writer in
                     var message = Silo_Storage_V1_PutChunkRequest()
                     message.data = Data([1])
                     try await writer.write(message)
