@@ -54,9 +54,11 @@ let package = Package(
         ], path: "Benchmarks/bench"),
 
         .testTarget(name: "SiloCoreTests", dependencies: ["SiloCore"]),
-        .testTarget(name: "SiloIOTests", dependencies: ["SiloIO", "SiloCore"]),
+        // Helpers shared by the test targets (a disk-backed scratch directory: O_DIRECT refuses tmpfs).
+        .target(name: "SiloTestSupport", path: "Tests/SiloTestSupport"),
+        .testTarget(name: "SiloIOTests", dependencies: ["SiloIO", "SiloCore", "SiloTestSupport"]),
         .testTarget(name: "SiloStorageTests", dependencies: [
-            "SiloStorage", "SiloIO", "SiloCore", "SiloProto", grpcCore, grpcProtobuf,
+            "SiloStorage", "SiloIO", "SiloCore", "SiloProto", "SiloTestSupport", grpcCore, grpcProtobuf,
             .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
         ]),
         .testTarget(name: "SiloMetadataTests", dependencies: ["SiloMetadata", "SiloCluster", "SiloCore"]),

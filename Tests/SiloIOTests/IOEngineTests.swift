@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import SiloCore
 import SiloIO
+import SiloTestSupport
 import Testing
 
 /// Both backends must behave the same: every test runs on each.

@@ -4,6 +4,7 @@ import GRPCInProcessTransport
 import SiloCore
 import SiloIO
 import SiloProto
+import SiloTestSupport
 import Testing
 
 @testable import SiloStorage

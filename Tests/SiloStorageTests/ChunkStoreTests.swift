@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import SiloCore
 import SiloIO
+import SiloTestSupport
 import Testing
 
 @testable import SiloStorage
