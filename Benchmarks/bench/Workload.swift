@@ -14,7 +14,7 @@ protocol Workload: Sendable {
 }
 
 enum Workloads {
-    static let all: [any Workload.Type] = [ChunkWorkload.self]
+    static let all: [any Workload.Type] = [ChunkWorkload.self, MetadataWorkload.self]
 
     static func named(_ name: String) -> (any Workload.Type)? {
         all.first { $0.name == name }
