@@ -69,6 +69,14 @@ public final class ConnectionPool: Sendable {
         }
     }
 
+    /// Runs `body`, which issues exactly one statement (PostgreSQL wraps it in a transaction of its own),
+    /// with the retries of `transaction` but without its BEGIN and COMMIT round trips.
+    public func singleStatement<T: Sendable>(
+        _ body: @escaping @Sendable (PostgresConnection) throws -> T
+    ) async throws -> T {
+        try await retrying { try await self.withConnection(body) }
+    }
+
     private func retrying<T: Sendable>(_ attempt: () async throws -> T) async throws -> T {
         var pause = limits.retryBackoff
         for attemptNumber in 1... {

@@ -26,10 +26,10 @@ extension MetadataStore {
                               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
               FROM pending_chunks WHERE upload_id = $1) placed
         """)
-    static let movePendingChunks = Statement("silo_move_pending_chunks", """
-        INSERT INTO chunks (version_id, chunk_index, chunk_id, offset_bytes, length_bytes, crc32c, replica_node_ids)
-        SELECT $2, chunk_index, chunk_id, offset_bytes, length_bytes, crc32c, replica_node_ids
-        FROM pending_chunks WHERE upload_id = $1
+    /// Migration 2's function: the whole commit in one round trip.
+    static let commitUpload = Statement("silo_commit_upload", """
+        SELECT o_version_id, o_chunks_retired
+        FROM silo_commit_upload($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7)
         """)
     static let deletePendingUpload = Statement("silo_delete_pending_upload", """
         DELETE FROM pending_uploads WHERE upload_id = $1
@@ -93,31 +93,22 @@ extension MetadataStore {
     /// Two commits of one key serialise on the key's row in `objects`; the later one wins and retires the
     /// earlier one's chunks, as S3's last-writer-wins asks.
     public func commitUpload(_ upload: PendingUploadID, attributes: ObjectAttributes) async throws -> CommitResult {
-        let chunksMax = limits.chunksPerObjectMax
-        return try await pool.transaction { connection in
-            let pending = try connection.execute(Self.lockPendingUpload, [upload.value.sql])
-            guard pending.rowCount == 1 else { throw MetadataError.noSuchUpload(upload.description) }
-            let bucket = try pending.requiredString(0, 0)
-            let key = try pending.requiredString(0, 1)
-
-            let check = try connection.execute(Self.checkPendingChunks, [upload.value.sql])
-            let count = try check.requiredInt64(0, 0)
-            let total = try check.requiredInt64(0, 1)
-            guard count <= chunksMax else {
-                throw MetadataError.invalidUpload("\(count) chunks; at most \(chunksMax) are allowed")
+        let chunksMax = Int64(limits.chunksPerObjectMax)
+        do {
+            return try await pool.singleStatement { connection in
+                let result = try connection.execute(Self.commitUpload, [
+                    upload.value.sql, attributes.size.bytes.sql, attributes.etag, attributes.contentType,
+                    JSONText.encode(attributes.checksums), JSONText.encode(attributes.userMetadata), chunksMax.sql,
+                ])
+                return CommitResult(versionID: VersionID(try result.requiredInt64(0, 0)),
+                                    chunksRetired: Int(try result.requiredInt64(0, 1)))
             }
-            guard try check.requiredInt64(0, 2) == count - 1, check.bool(0, 3) == true else {
-                throw MetadataError.invalidUpload("chunks are not numbered 0..<\(count) with contiguous offsets")
+        } catch let error as DatabaseError {
+            switch error {
+            case .server(sqlState: "SL001", _): throw MetadataError.noSuchUpload(upload.description)
+            case .server(sqlState: "SL002", let message): throw MetadataError.invalidUpload(message)
+            default: throw error
             }
-            guard total == attributes.size.bytes else {
-                throw MetadataError.invalidUpload("chunks hold \(total) bytes; the object is \(attributes.size.bytes)")
-            }
-            let result = try Self.publishVersion(connection, bucket: bucket, key: key, attributes: attributes) {
-                version in
-                try connection.execute(Self.movePendingChunks, [upload.value.sql, version.value.sql])
-            }
-            try connection.execute(Self.deletePendingUpload, [upload.value.sql])
-            return result
         }
     }
 
