@@ -34,7 +34,6 @@ public final class BufferPool: Sendable {
         var waiters: [Waiter] = []
         var waiterHead = 0
         var nextWaiterID: UInt64 = 0
-        var generation: UInt64 = 0
     }
 
     /// Allocates `slabCount` slabs of `slabBytes` (a multiple of 4096) on `numaNode` (nil: the caller's node).
@@ -134,9 +133,7 @@ public final class BufferPool: Sendable {
     private func lease(_ index: Int, _ state: inout State) -> IOBuffer {
         let buffer = buffers[index]
         precondition(!buffer.isLeased, "slab \(index) leased twice")
-        state.generation += 1
         buffer.isLeased = true
-        buffer.leaseGeneration = state.generation
         buffer.setCount(0)
         return buffer
     }

@@ -15,8 +15,7 @@ public final class IOBuffer: @unchecked Sendable {
     public let capacity: Int
     /// Bytes currently valid, from the start of the buffer.
     public internal(set) var count: Int = 0
-    /// Lease generation: bumped by the pool on every acquire; the lease checks it on release.
-    package var leaseGeneration: UInt64 = 0
+    /// Whether the buffer is out on lease; read and written only under the pool's lock.
     package var isLeased = false
 
     package init(index: Int, base: UnsafeMutableRawPointer, capacity: Int) {
@@ -85,12 +84,6 @@ public final class IOBuffer: @unchecked Sendable {
     public func bytes(_ range: Range<Int>) -> [UInt8] {
         precondition(range.lowerBound >= 0 && range.upperBound <= count, "range outside the data")
         return [UInt8](UnsafeRawBufferPointer(start: base + range.lowerBound, count: range.count))
-    }
-
-    /// Overwrites one byte (tests use it to corrupt data on purpose).
-    public func setByte(_ value: UInt8, at offset: Int) {
-        precondition(offset >= 0 && offset < count, "offset outside the data")
-        base.storeBytes(of: value, toByteOffset: offset, as: UInt8.self)
     }
 
     /// Shortens the valid bytes to `newCount` (a read that fetched padding past the data).

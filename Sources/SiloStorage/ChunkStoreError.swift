@@ -18,6 +18,8 @@ public enum ChunkStoreError: Error, Sendable, Equatable, CustomStringConvertible
     case corrupt(ChunkID, reason: String)
     case io(IOError)
     case protocolViolation(String)
+    /// The caller went away (its task was cancelled) while the operation waited.
+    case cancelled
 
     public var description: String {
         switch self {
@@ -36,6 +38,7 @@ public enum ChunkStoreError: Error, Sendable, Equatable, CustomStringConvertible
         case .corrupt(let id, let reason): return "chunk \(id) is corrupt: \(reason)"
         case .io(let error): return "I/O error: \(error)"
         case .protocolViolation(let reason): return reason
+        case .cancelled: return "cancelled"
         }
     }
 }
@@ -49,7 +52,7 @@ extension ChunkStoreError {
         if let error = error as? IOError {
             return error.isNoSpace ? .noSpace(needed: neededBytes, available: 0) : .io(error)
         }
-        if error is CancellationError { return .protocolViolation("cancelled") }
+        if error is CancellationError { return .cancelled }
         return .protocolViolation("\(error)")
     }
 }

@@ -178,6 +178,7 @@ public struct ChunkStoreService: RegistrableRPCService {
         case .outOfRange: code = .outOfRange
         case .corrupt: code = .dataLoss
         case .io: code = .internalError
+        case .cancelled: code = .cancelled
         }
         return RPCError(code: code, message: error.description)
     }
