@@ -496,6 +496,33 @@ class TestGRPCIntegrity:
         finally:
             assert gh.delete_chunk(node_stub, chunk_id) is True
 
+    def test_refused_io_uring_falls_back(self, node_launcher):
+        """Where the kernel refuses io_uring_setup, a node on --io-backend auto falls back to the thread pool,
+        says so loudly in its log and in HealthCheck, and still serves. The refusal is real: the kernel's
+        io_uring_disabled switch (root only), restored afterwards; rings that already exist are unaffected."""
+        switch = Path("/proc/sys/kernel/io_uring_disabled")
+        if os.geteuid() != 0 or not switch.exists():
+            pytest.skip("needs root and a kernel with kernel.io_uring_disabled (6.6+)")
+        before = switch.read_text().strip()
+        try:
+            switch.write_text("2\n")
+            node = node_launcher(50062, "node-fallback", "--io-backend", "auto")
+        finally:
+            switch.write_text(before + "\n")
+        log = node.log_path.read_text(errors="replace")
+        assert "FALLING BACK" in log, log[-2000:]
+        channel = gh.new_channel(node.address)
+        try:
+            stub = gh.new_stub(channel)
+            assert gh.health(stub).io_backend == "threadpool"
+            source = PatternData(3 * MiB + 1, seed=1600)
+            chunk_id = gh.unique_id("fallback")
+            assert gh.put_chunk(stub, chunk_id, source.all_bytes(), crc=source.crc).crc32c == source.crc
+            header, back = gh.get_chunk(stub, chunk_id)
+            assert back == source.all_bytes() and header.chunk_crc32c == source.crc
+        finally:
+            channel.close()
+
     def test_thread_pool_backend(self, node_launcher):
         """A node forced onto the pread/pwrite backend says so and round-trips a chunk, ranges included."""
         node = node_launcher(50061, "node-threadpool", "--io-backend", "thread-pool")
