@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
     ],
     targets: [
         // System libraries: module map + pkg-config, nothing else.
@@ -44,6 +45,7 @@ let package = Package(
         ], exclude: ["FORMAT.md"]),
         .target(name: "SiloMetadata", dependencies: ["SiloCore", "CLibPQ"]),
         .target(name: "SiloCluster", dependencies: ["SiloCore"]),
+        .target(name: "SiloGateway", dependencies: ["SiloCore", .product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(name: "silo", dependencies: [
             "SiloCore", "SiloIO", "SiloStorage", argumentParser, logging, grpcHTTP2,
         ]),
@@ -62,6 +64,7 @@ let package = Package(
             .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
         ]),
         .testTarget(name: "SiloMetadataTests", dependencies: ["SiloMetadata", "SiloCluster", "SiloCore"]),
+        .testTarget(name: "SiloGatewayTests", dependencies: ["SiloGateway", "SiloCore"]),
     ],
     swiftLanguageModes: [.v6]
 )
