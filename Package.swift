@@ -45,6 +45,7 @@ let package = Package(
         ], exclude: ["FORMAT.md"]),
         .target(name: "SiloMetadata", dependencies: ["SiloCore", "CLibPQ"]),
         .target(name: "SiloCluster", dependencies: ["SiloCore"]),
+        .target(name: "SiloPlacement", dependencies: ["SiloCore"]),
         .target(name: "SiloGateway", dependencies: ["SiloCore", .product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(name: "silo", dependencies: [
             "SiloCore", "SiloIO", "SiloStorage", argumentParser, logging, grpcHTTP2,
@@ -64,6 +65,7 @@ let package = Package(
             .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
         ]),
         .testTarget(name: "SiloMetadataTests", dependencies: ["SiloMetadata", "SiloCluster", "SiloCore"]),
+        .testTarget(name: "SiloPlacementTests", dependencies: ["SiloPlacement", "SiloCore"]),
         .testTarget(name: "SiloGatewayTests", dependencies: ["SiloGateway", "SiloCore"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,14 @@
+/// What a storage node may be used for, as the node table says.
+public enum NodeState: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    /// Healthy: receives new chunks and serves reads.
+    case up
+    /// Missed its heartbeats: receives nothing new; its chunks are read from other replicas.
+    case down
+    /// Being emptied by an operator: receives nothing new, still serves the chunks it holds while they move.
+    case draining
+
+    /// Whether new chunks may be placed on a node in this state.
+    public var acceptsNewChunks: Bool { self == .up }
+
+    public var description: String { rawValue }
+}
