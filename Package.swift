@@ -64,9 +64,9 @@ let package = Package(
             "SiloStorage", "SiloIO", "SiloCore", "SiloProto", "SiloTestSupport", grpcCore, grpcProtobuf,
             .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
         ]),
-        .testTarget(name: "SiloMetadataTests", dependencies: ["SiloMetadata", "SiloCluster", "SiloCore"]),
+        .testTarget(name: "SiloMetadataTests", dependencies: ["SiloMetadata", "SiloCluster", "SiloCore", "SiloTestSupport"]),
         .testTarget(name: "SiloPlacementTests", dependencies: ["SiloPlacement", "SiloCore"]),
-        .testTarget(name: "SiloGatewayTests", dependencies: ["SiloGateway", "SiloCore"]),
+        .testTarget(name: "SiloGatewayTests", dependencies: ["SiloGateway", "SiloCore", "SiloTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,4 +1,5 @@
 import Foundation
+import SiloTestSupport
 import Testing
 
 @testable import SiloGateway
@@ -46,7 +47,7 @@ import Testing
 
     /// Round trips over four centuries of random times, including leap days.
     @Test func roundTrip() {
-        var generator = SplitMix64(seed: 7)
+        var generator = SeededGenerator(seed: 7)
         for _ in 0..<5000 {
             let seconds = Int64(generator.next() % 12_000_000_000) - 2_000_000_000
             let text = HTTPDate.format(epochSeconds: seconds)

@@ -1,4 +1,5 @@
 import SiloCore
+import SiloTestSupport
 import Testing
 
 @testable import SiloGateway
@@ -56,7 +57,7 @@ import Testing
     /// Random chunk lists and ranges against a byte-by-byte model: every byte of the range comes from the
     /// right chunk at the right offset, once, in order.
     @Test func slicesMatchBruteForce() throws {
-        var generator = SplitMix64(seed: 0x5110)
+        var generator = SeededGenerator(seed: 0x5110)
         for _ in 0..<2000 {
             let chunkCount = Int(generator.next() % 8)
             var chunks: [(offset: ByteCount, length: ByteCount)] = []
@@ -101,15 +102,3 @@ import Testing
     }
 }
 
-/// A deterministic generator, so a failure reproduces.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
