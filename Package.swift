@@ -48,7 +48,7 @@ let package = Package(
         .target(name: "SiloPlacement", dependencies: ["SiloCore"]),
         .target(name: "SiloGateway", dependencies: ["SiloCore", .product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(name: "silo", dependencies: [
-            "SiloCore", "SiloIO", "SiloStorage", argumentParser, logging, grpcHTTP2,
+            "SiloCore", "SiloIO", "SiloStorage", "SiloMetadata", argumentParser, logging, grpcHTTP2,
         ]),
         .executableTarget(name: "bench", dependencies: [
             "SiloCore", "SiloIO", "SiloProto", "SiloStorage", grpcCore, grpcHTTP2, grpcProtobuf,

@@ -124,6 +124,13 @@ public struct NodeRecord: Hashable, Sendable {
     }
 }
 
+/// An access key as listings show it: never with its secret.
+public struct AccessKeyRecord: Hashable, Sendable {
+    public var accessKey: String
+    public var active: Bool
+    public var createdAt: Date
+}
+
 /// A store operation the data refused: mapped to an S3 error code at the gateway.
 public enum MetadataError: Error, Sendable, Equatable, CustomStringConvertible {
     case bucketAlreadyExists(BucketName)
@@ -136,6 +143,9 @@ public enum MetadataError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidPartOrder
     case invalidContinuationToken
     case noSuchNode(NodeID)
+    case nodeAlreadyExists(NodeID)
+    case accessKeyAlreadyExists(String)
+    case noSuchAccessKey(String)
 
     public var description: String {
         switch self {
@@ -148,6 +158,9 @@ public enum MetadataError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidPartOrder: return "parts must be listed in ascending order, each once"
         case .invalidContinuationToken: return "the continuation token is not one this store issued"
         case .noSuchNode(let id): return "node \(id) is not registered"
+        case .nodeAlreadyExists(let id): return "node \(id) is already registered"
+        case .accessKeyAlreadyExists(let key): return "access key \(key) already exists"
+        case .noSuchAccessKey(let key): return "access key \(key) does not exist"
         }
     }
 }

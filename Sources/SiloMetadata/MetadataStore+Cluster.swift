@@ -13,6 +13,11 @@ extension MetadataStore {
     static let nodeHeartbeat = Statement("silo_node_heartbeat", """
         UPDATE nodes SET free_bytes = $2, capacity_bytes = $3, last_heartbeat = now() WHERE id = $1
         """)
+    static let insertNode = Statement("silo_insert_node", """
+        INSERT INTO nodes (id, address, state, capacity_bytes, free_bytes, last_heartbeat)
+        VALUES ($1, $2, $3, $4, $5, NULL) ON CONFLICT (id) DO NOTHING
+        """)
+    static let deleteNode = Statement("silo_delete_node", "DELETE FROM nodes WHERE id = $1")
     static let nodeState = Statement("silo_node_state", "UPDATE nodes SET state = $2 WHERE id = $1")
     static let selectNodes = Statement("silo_select_nodes", """
         SELECT id, address, state, capacity_bytes, free_bytes, \(epochMicroseconds("last_heartbeat"))
@@ -48,6 +53,13 @@ extension MetadataStore {
         INSERT INTO access_keys (access_key_id, secret_key) VALUES ($1, $2)
         ON CONFLICT (access_key_id) DO UPDATE SET secret_key = EXCLUDED.secret_key, active = true
         """)
+    static let insertNewAccessKey = Statement("silo_insert_new_access_key", """
+        INSERT INTO access_keys (access_key_id, secret_key) VALUES ($1, $2) ON CONFLICT (access_key_id) DO NOTHING
+        """)
+    static let selectAccessKeys = Statement("silo_select_access_keys", """
+        SELECT access_key_id, active, \(epochMicroseconds("created_at")) FROM access_keys ORDER BY access_key_id
+        """)
+    static let deleteAccessKey = Statement("silo_delete_access_key", "DELETE FROM access_keys WHERE access_key_id = $1")
     static let selectSecretKey = Statement("silo_select_secret_key", """
         SELECT secret_key FROM access_keys WHERE access_key_id = $1 AND active
         """)
@@ -60,6 +72,27 @@ extension MetadataStore {
             _ = try connection.execute(Self.upsertNode, [
                 node.id.value, node.address, node.state.rawValue, node.capacity.bytes.sql, node.free.bytes.sql,
             ])
+        }
+    }
+
+    /// Adds a node an operator named (`silo admin nodes add`): `nodeAlreadyExists` rather than the silent
+    /// overwrite of `registerNode`, so a typo cannot repoint a live node id at another address. No heartbeat
+    /// is recorded: nothing has heard from the node yet.
+    public func addNode(_ node: NodeRecord) async throws {
+        let added = try await pool.transaction { connection in
+            try connection.execute(Self.insertNode, [
+                node.id.value, node.address, node.state.rawValue, node.capacity.bytes.sql, node.free.bytes.sql,
+            ]).affectedRows == 1
+        }
+        if !added { throw MetadataError.nodeAlreadyExists(node.id) }
+    }
+
+    /// Forgets a node. Chunk rows keep naming it as a replica; reads fail over to the other replicas.
+    public func removeNode(_ id: NodeID) async throws {
+        try await pool.transaction { connection in
+            guard try connection.execute(Self.deleteNode, [id.value]).affectedRows == 1 else {
+                throw MetadataError.noSuchNode(id)
+            }
         }
     }
 
@@ -147,6 +180,34 @@ extension MetadataStore {
     public func putAccessKey(id: String, secret: String) async throws {
         try await pool.transaction { connection in
             _ = try connection.execute(Self.insertAccessKey, [id, secret])
+        }
+    }
+
+    /// Stores a new pair; `accessKeyAlreadyExists` when the id is taken (unlike `putAccessKey`, which
+    /// replaces the secret: importing over an existing key by accident would lock its users out).
+    public func createAccessKey(_ pair: AccessKeyPair) async throws {
+        let created = try await pool.transaction { connection in
+            try connection.execute(Self.insertNewAccessKey, [pair.accessKey, pair.secretKey]).affectedRows == 1
+        }
+        if !created { throw MetadataError.accessKeyAlreadyExists(pair.accessKey) }
+    }
+
+    /// Every key without its secret, by id.
+    public func accessKeys() async throws -> [AccessKeyRecord] {
+        try await pool.read { connection in
+            let result = try connection.execute(Self.selectAccessKeys)
+            return try (0..<result.rowCount).map { row in
+                AccessKeyRecord(accessKey: try result.requiredString(row, 0), active: result.bool(row, 1) ?? false,
+                                createdAt: try result.date(row, 2)!)
+            }
+        }
+    }
+
+    public func deleteAccessKey(_ accessKey: String) async throws {
+        try await pool.transaction { connection in
+            guard try connection.execute(Self.deleteAccessKey, [accessKey]).affectedRows == 1 else {
+                throw MetadataError.noSuchAccessKey(accessKey)
+            }
         }
     }
 
