@@ -22,7 +22,7 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Address to listen on, host:port.")
     var listen: String = "127.0.0.1:50051"
 
-    @Option(help: "Node id reported by HealthCheck (default: the listen address).")
+    @Option(help: "Node id reported by HealthCheck (default: the listen address as host-port, the id `silo admin nodes add` gives it).")
     var nodeId: String?
 
     @Option(help: "Most bytes the node stores, e.g. 500GiB (default: bounded by the disk only).")
@@ -65,7 +65,9 @@ struct NodeCommand: AsyncParsableCommand {
         let store = try await ChunkStore.open(
             directory: dataDir, engine: engine, limits: limits,
             capacityBytes: capacityBytes.map { ByteCount(parsing: $0)!.bytes } ?? 0, logger: logger)
-        let service = ChunkStoreService(store: store, nodeID: nodeId ?? address.description)
+        // Node ids may not contain ':'; the default matches the one `silo admin nodes add ADDR` registers.
+        let defaultID = "\(address.host):\(address.port)".replacingOccurrences(of: ":", with: "-")
+        let service = ChunkStoreService(store: store, nodeID: nodeId ?? defaultID)
         let server = GRPCServer(transport: ChunkStoreTransports.server(address: address, limits: limits),
                                 services: [service])
 
