@@ -24,6 +24,7 @@ public enum S3ErrorCode: String, Sendable, CaseIterable {
     case invalidRequest = "InvalidRequest"
     case invalidURI = "InvalidURI"
     case keyTooLongError = "KeyTooLongError"
+    case malformedTrailerError = "MalformedTrailerError"
     case malformedXML = "MalformedXML"
     case methodNotAllowed = "MethodNotAllowed"
     case missingContentLength = "MissingContentLength"
@@ -47,7 +48,8 @@ public enum S3ErrorCode: String, Sendable, CaseIterable {
         case .notModified: return 304
         case .authorizationHeaderMalformed, .authorizationQueryParametersError, .badDigest, .entityTooLarge,
              .entityTooSmall, .incompleteBody, .invalidArgument, .invalidBucketName, .invalidDigest,
-             .invalidPart, .invalidPartOrder, .invalidRequest, .invalidURI, .keyTooLongError, .malformedXML,
+             .invalidPart, .invalidPartOrder, .invalidRequest, .invalidURI, .keyTooLongError, .malformedTrailerError,
+             .malformedXML,
              .missingSecurityHeader, .requestTimeout, .xAmzContentSHA256Mismatch:
             return 400
         case .accessDenied, .invalidAccessKeyId, .requestTimeTooSkewed, .signatureDoesNotMatch: return 403
@@ -93,6 +95,8 @@ public enum S3ErrorCode: String, Sendable, CaseIterable {
         case .invalidRequest: return "Invalid Request"
         case .invalidURI: return "Couldn't parse the specified URI."
         case .keyTooLongError: return "Your key is too long"
+        case .malformedTrailerError:
+            return "The request contained trailing data that was not well-formed or did not conform to our published schema."
         case .malformedXML:
             return "The XML you provided was not well-formed or did not validate against our published schema"
         case .methodNotAllowed: return "The specified method is not allowed against this resource."

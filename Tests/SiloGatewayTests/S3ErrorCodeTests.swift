@@ -8,7 +8,7 @@ import Testing
             .noSuchKey: 404, .noSuchBucket: 404, .noSuchUpload: 404, .entityTooLarge: 400, .entityTooSmall: 400,
             .invalidArgument: 400, .malformedXML: 400, .invalidPart: 400, .invalidPartOrder: 400,
             .invalidBucketName: 400, .keyTooLongError: 400, .xAmzContentSHA256Mismatch: 400, .badDigest: 400,
-            .invalidDigest: 400, .signatureDoesNotMatch: 403, .invalidAccessKeyId: 403, .accessDenied: 403,
+            .invalidDigest: 400, .malformedTrailerError: 400, .signatureDoesNotMatch: 403, .invalidAccessKeyId: 403, .accessDenied: 403,
             .requestTimeTooSkewed: 403, .methodNotAllowed: 405, .bucketNotEmpty: 409, .bucketAlreadyOwnedByYou: 409,
             .missingContentLength: 411, .preconditionFailed: 412, .invalidRange: 416, .notModified: 304,
             .internalError: 500, .notImplemented: 501, .serviceUnavailable: 503,
