@@ -162,32 +162,22 @@ class NodeProcess:
             log.close()
 
     def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
-        deadline = time.monotonic() + timeout
-        channel = gh.new_channel(self.address)
-        stub = gh.new_stub(channel)
-        last_error = "no attempt"
-        try:
-            while time.monotonic() < deadline:
-                if self.process is not None and self.process.poll() is not None:
-                    pytest.fail(
-                        f"silo node {self.node_id} ({' '.join(self.command())}) exited with status "
-                        f"{self.process.returncode} before it was ready. Log tail ({self.log_path}):\n"
-                        f"{_tail(self.log_path)}",
-                        pytrace=False,
-                    )
-                try:
-                    gh.health(stub, timeout=1.0)
-                    return
-                except grpc.RpcError as error:
-                    last_error = gh.describe_error(error)
-                time.sleep(0.2)
-        finally:
-            channel.close()
-        pytest.fail(
-            f"silo node {self.node_id} on {self.address} did not answer HealthCheck within {timeout:.0f} s "
-            f"(last error: {last_error}). Log tail ({self.log_path}):\n{_tail(self.log_path)}",
-            pytrace=False,
-        )
+        def check_alive() -> None:
+            if self.process is not None and self.process.poll() is not None:
+                pytest.fail(
+                    f"silo node {self.node_id} ({' '.join(self.command())}) exited with status "
+                    f"{self.process.returncode} before it was ready. Log tail ({self.log_path}):\n"
+                    f"{_tail(self.log_path)}",
+                    pytrace=False,
+                )
+
+        last_error = poll_health(self.address, timeout, interval=0.2, check_alive=check_alive)
+        if last_error is not None:
+            pytest.fail(
+                f"silo node {self.node_id} on {self.address} did not answer HealthCheck within {timeout:.0f} s "
+                f"(last error: {last_error}). Log tail ({self.log_path}):\n{_tail(self.log_path)}",
+                pytrace=False,
+            )
 
     def stop(self) -> None:
         process = self.process
@@ -264,23 +254,33 @@ def _cluster() -> Iterator[Cluster]:
             node.cleanup()
 
 
-def wait_external_ready(address: str, timeout: float = READY_TIMEOUT) -> None:
+def poll_health(address: str, timeout: float, interval: float,
+                check_alive: Optional[Callable[[], None]] = None) -> Optional[str]:
+    """Asks `address` for HealthCheck until it answers (None) or `timeout` passes (the last error)."""
     channel = gh.new_channel(address)
     stub = gh.new_stub(channel)
     deadline = time.monotonic() + timeout
     last_error = "no attempt"
     try:
         while time.monotonic() < deadline:
+            if check_alive is not None:
+                check_alive()
             try:
                 gh.health(stub, timeout=1.0)
-                return
+                return None
             except grpc.RpcError as error:
                 last_error = gh.describe_error(error)
-            time.sleep(0.5)
+            time.sleep(interval)
     finally:
         channel.close()
-    pytest.fail(f"storage node {address} (from STORAGE_NODES) did not answer HealthCheck within "
-                f"{timeout:.0f} s: {last_error}", pytrace=False)
+    return last_error
+
+
+def wait_external_ready(address: str, timeout: float = READY_TIMEOUT) -> None:
+    last_error = poll_health(address, timeout, interval=0.5)
+    if last_error is not None:
+        pytest.fail(f"storage node {address} (from STORAGE_NODES) did not answer HealthCheck within "
+                    f"{timeout:.0f} s: {last_error}", pytrace=False)
 
 
 @pytest.fixture(scope="session")
