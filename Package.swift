@@ -6,6 +6,12 @@ let grpcHTTP2 = Target.Dependency.product(name: "GRPCNIOTransportHTTP2", package
 let grpcProtobuf = Target.Dependency.product(name: "GRPCProtobuf", package: "grpc-swift-protobuf")
 let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
 let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
+let hummingbird = Target.Dependency.product(name: "Hummingbird", package: "hummingbird")
+let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics")
+let prometheus = Target.Dependency.product(name: "Prometheus", package: "swift-prometheus")
+let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
+let nioPosix = Target.Dependency.product(name: "NIOPosix", package: "swift-nio")
+let nioHTTP1 = Target.Dependency.product(name: "NIOHTTP1", package: "swift-nio")
 
 let package = Package(
     name: "Silo",
@@ -22,6 +28,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
     ],
     targets: [
         // System libraries: module map + pkg-config, nothing else.
@@ -46,14 +56,20 @@ let package = Package(
         .target(name: "SiloMetadata", dependencies: ["SiloCore", "CLibPQ"]),
         .target(name: "SiloCluster", dependencies: ["SiloCore"]),
         .target(name: "SiloPlacement", dependencies: ["SiloCore"]),
-        .target(name: "SiloGateway", dependencies: ["SiloCore", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "SiloGateway", dependencies: [
+            "SiloCore", "SiloIO", "SiloStorage", "SiloProto", "SiloMetadata", "SiloPlacement",
+            .product(name: "Crypto", package: "swift-crypto"), hummingbird, metrics, prometheus, logging,
+            grpcCore, grpcHTTP2, grpcProtobuf, nioCore, nioPosix, nioHTTP1,
+        ]),
         .executableTarget(name: "silo", dependencies: [
-            "SiloCore", "SiloIO", "SiloStorage", "SiloMetadata", argumentParser, logging, grpcHTTP2,
+            "SiloCore", "SiloIO", "SiloStorage", "SiloMetadata", "SiloGateway", "SiloCluster", "SiloPlacement",
+            argumentParser, logging, grpcHTTP2, hummingbird,
         ]),
         .executableTarget(name: "bench", dependencies: [
             "SiloCore", "SiloIO", "SiloProto", "SiloStorage", grpcCore, grpcHTTP2, grpcProtobuf,
             argumentParser, logging,
-            "SiloMetadata", "SiloCluster",
+            "SiloMetadata", "SiloCluster", "SiloGateway", nioCore, nioPosix, nioHTTP1,
+            .product(name: "Crypto", package: "swift-crypto"),
         ], path: "Benchmarks/bench"),
 
         .testTarget(name: "SiloCoreTests", dependencies: ["SiloCore"]),
@@ -66,7 +82,10 @@ let package = Package(
         ]),
         .testTarget(name: "SiloMetadataTests", dependencies: ["SiloMetadata", "SiloCluster", "SiloCore", "SiloTestSupport"]),
         .testTarget(name: "SiloPlacementTests", dependencies: ["SiloPlacement", "SiloCore"]),
-        .testTarget(name: "SiloGatewayTests", dependencies: ["SiloGateway", "SiloCore", "SiloTestSupport"]),
+        .testTarget(name: "SiloGatewayTests", dependencies: [
+            "SiloGateway", "SiloCore", "SiloTestSupport", "SiloMetadata", "SiloCluster", "SiloStorage", "SiloIO",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -5,5 +5,5 @@ struct Silo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "silo",
         abstract: "Silo: an S3-compatible object store.",
-        subcommands: [NodeCommand.self, AdminCommand.self])
+        subcommands: [NodeCommand.self, GatewayCommand.self, ClusterCommand.self, AdminCommand.self])
 }
