@@ -1,6 +1,14 @@
 """Fixtures of the Silo integration suite.
 
-Storage nodes:
+S3 gateway cluster (test_e2e.py, test_concurrent.py, test_grpc.py's test_chunk_distribution):
+  * API_BASE_URL (or SILO_ENDPOINT)=http://host:port with SILO_ACCESS_KEY and SILO_SECRET_KEY — use a running
+    gateway. STORAGE_NODES, SILO_CLUSTER_DIR (whose nodes/<n>/ are the node data directories),
+    SILO_DATABASE_URL and SILO_REPLICAS are used when set; tests that need them skip, saying why, when not.
+  * otherwise `$SILO_BIN cluster up` starts PostgreSQL, six nodes (127.0.0.1:51051–51056, two replicas) and a
+    gateway on 127.0.0.1:18080 in a temporary directory, the suite reads its cluster.env, and
+    `$SILO_BIN cluster down --purge` stops it at the end of the session, whatever happened.
+
+Storage nodes (gRPC tests):
   * STORAGE_NODES=host:port,host:port,...  — use a running cluster (nothing is started; tests that need a
     node's data directory or start nodes of their own are skipped).
   * otherwise six nodes are started on 127.0.0.1:50051–50056 from SILO_BIN (default .build/debug/silo),
@@ -355,6 +363,231 @@ def node_launcher(_cluster: Cluster) -> Iterator[Callable[..., NodeProcess]]:
     finally:
         for node in started:
             node.cleanup()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The S3 gateway cluster
+# --------------------------------------------------------------------------------------------------------------
+
+GATEWAY_PORT = 18080
+CLUSTER_NODE_BASE_PORT = 51051
+CLUSTER_NODE_COUNT = 6
+CLUSTER_REPLICAS = 2
+CLUSTER_UP_TIMEOUT = 240.0
+CLUSTER_DOWN_TIMEOUT = 60.0
+GATEWAY_READY_TIMEOUT = 60.0
+
+
+@dataclasses.dataclass
+class S3Cluster:
+    endpoint: str
+    access_key: str
+    secret_key: str
+    #: host:port of each storage node, when known
+    storage_nodes: list[str]
+    #: the directory `silo cluster up` ran in (nodes/<n>/ are the node data directories), when known
+    cluster_dir: Optional[Path]
+    #: a libpq URL of the metadata database, when known
+    database_url: Optional[str]
+    replicas: int
+    #: True when this session started the cluster
+    started: bool
+
+    def node_dirs(self) -> list[Path]:
+        """The data directory of each node: CLUSTER_DIR/nodes/<n>/ (empty when the directory is unknown)."""
+        if self.cluster_dir is None:
+            return []
+        nodes = self.cluster_dir / "nodes"
+        return sorted((path for path in nodes.iterdir() if path.is_dir()), key=lambda p: p.name) \
+            if nodes.is_dir() else []
+
+
+def external_endpoint() -> Optional[str]:
+    value = (os.environ.get("API_BASE_URL") or os.environ.get("SILO_ENDPOINT") or "").strip()
+    return value or None
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """KEY=value lines (blank lines and # comments skipped, surrounding quotes removed)."""
+    values: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        name, _, value = line.partition("=")
+        name = name.strip()
+        if name.startswith("export "):
+            name = name[len("export "):].strip()
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[name] = value
+    return values
+
+
+def _split_nodes(value: Optional[str]) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def wait_gateway_ready(endpoint: str, timeout: float, require_healthy: bool = True) -> None:
+    """Polls GET /health until it answers 200, or (require_healthy=False: a gateway we did not start, whose
+    health test_e2e checks) until it answers at all."""
+    import requests  # the gRPC-only suites do not need it
+
+    deadline = time.monotonic() + timeout
+    last = "no attempt"
+    while time.monotonic() < deadline:
+        try:
+            response = requests.get(endpoint.rstrip("/") + "/health", timeout=2.0)
+            if response.status_code == 200 or not require_healthy:
+                return
+            last = f"GET /health -> {response.status_code} {response.text[:300]!r}"
+        except requests.RequestException as error:
+            last = f"GET /health: {error}"
+        time.sleep(0.25)
+    pytest.fail(f"the gateway at {endpoint} was not healthy within {timeout:.0f} s (last: {last})", pytrace=False)
+
+
+def _cluster_logs(directory: Path, lines: int = 30) -> str:
+    logs = sorted(directory.rglob("*.log")) if directory.is_dir() else []
+    return "\n".join(f"--- {log} ---\n{_tail(log, lines)}" for log in logs) or f"(no *.log under {directory})"
+
+
+def _run_cluster_command(arguments: list[str], output: Path, timeout: float) -> tuple[int, str]:
+    with open(output, "wb") as sink:
+        try:
+            status = subprocess.run(arguments, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT,
+                                    timeout=timeout).returncode
+        except subprocess.TimeoutExpired:
+            status = -1
+    return status, _tail(output, 60)
+
+
+@pytest.fixture(scope="session")
+def s3_cluster() -> Iterator[S3Cluster]:
+    """The S3 cluster under test: the one named by API_BASE_URL, or one `silo cluster up` starts for the session."""
+    endpoint = external_endpoint()
+    if endpoint is not None:
+        access_key = os.environ.get("SILO_ACCESS_KEY")
+        secret_key = os.environ.get("SILO_SECRET_KEY")
+        if not access_key or not secret_key:
+            pytest.fail("API_BASE_URL/SILO_ENDPOINT is set but SILO_ACCESS_KEY or SILO_SECRET_KEY is not",
+                        pytrace=False)
+        cluster_dir = os.environ.get("SILO_CLUSTER_DIR")
+        wait_gateway_ready(endpoint, GATEWAY_READY_TIMEOUT, require_healthy=False)
+        yield S3Cluster(
+            endpoint=endpoint.rstrip("/"), access_key=access_key, secret_key=secret_key,
+            storage_nodes=_split_nodes(os.environ.get("STORAGE_NODES")),
+            cluster_dir=Path(cluster_dir) if cluster_dir else None,
+            database_url=os.environ.get("SILO_DATABASE_URL") or None,
+            replicas=int(os.environ.get("SILO_REPLICAS", str(CLUSTER_REPLICAS))),
+            started=False)
+        return
+
+    binary = silo_binary()
+    if not binary.is_file() or not os.access(binary, os.X_OK):
+        pytest.fail(f"silo binary not found at {binary}: build it (swift build --product silo) or set SILO_BIN, "
+                    "or point API_BASE_URL at a running gateway", pytrace=False)
+    ports = [GATEWAY_PORT] + [CLUSTER_NODE_BASE_PORT + index for index in range(CLUSTER_NODE_COUNT)]
+    busy = [port for port in ports if not port_is_free(port)]
+    if busy:
+        pytest.fail(f"ports {busy} on 127.0.0.1 are busy: the test cluster needs {GATEWAY_PORT} and "
+                    f"{CLUSTER_NODE_BASE_PORT}–{CLUSTER_NODE_BASE_PORT + CLUSTER_NODE_COUNT - 1}. A leftover "
+                    "cluster? `silo cluster down --dir DIR` stops it; `ss -ltnp` shows who listens",
+                    pytrace=False)
+    # /var/tmp, not /tmp: on disk (GiB objects), and short enough for PostgreSQL's unix socket path.
+    root = Path(tempfile.mkdtemp(prefix="silo-s3-", dir=os.environ.get("SILO_TEST_TMPDIR") or "/var/tmp"))
+    directory = root / "cluster"
+    keep = os.environ.get("SILO_KEEP_TMP") == "1"
+    up = [str(binary), "cluster", "up", "--dir", str(directory), "--nodes", str(CLUSTER_NODE_COUNT),
+          "--replicas", str(CLUSTER_REPLICAS), "--gateway-port", str(GATEWAY_PORT),
+          "--node-base-port", str(CLUSTER_NODE_BASE_PORT)]
+    down = [str(binary), "cluster", "down", "--dir", str(directory)] + ([] if keep else ["--purge"])
+    try:
+        status, output = _run_cluster_command(up, root / "cluster-up.out", CLUSTER_UP_TIMEOUT)
+        if status != 0:
+            pytest.fail(f"`{' '.join(up)}` exited with {status}"
+                        f"{' (timed out)' if status == -1 else ''}:\n{output}\n{_cluster_logs(directory)}",
+                        pytrace=False)
+        env_file = directory / "cluster.env"
+        if not env_file.is_file():
+            pytest.fail(f"`silo cluster up` wrote no {env_file}:\n{output}", pytrace=False)
+        values = read_env_file(env_file)
+        endpoint = values.get("API_BASE_URL") or values.get("SILO_ENDPOINT")
+        missing = [name for name in ("SILO_ACCESS_KEY", "SILO_SECRET_KEY") if not values.get(name)]
+        if not endpoint or missing:
+            pytest.fail(f"{env_file} lacks {missing + ([] if endpoint else ['API_BASE_URL'])}: "
+                        f"{sorted(values)}", pytrace=False)
+        wait_gateway_ready(endpoint, GATEWAY_READY_TIMEOUT)
+        yield S3Cluster(
+            endpoint=endpoint.rstrip("/"), access_key=values["SILO_ACCESS_KEY"],
+            secret_key=values["SILO_SECRET_KEY"], storage_nodes=_split_nodes(values.get("STORAGE_NODES")),
+            cluster_dir=Path(values.get("SILO_CLUSTER_DIR") or directory),
+            database_url=values.get("SILO_DATABASE_URL") or None,
+            replicas=int(values.get("SILO_REPLICAS") or CLUSTER_REPLICAS), started=True)
+    finally:
+        status, output = _run_cluster_command(down, root / "cluster-down.out", CLUSTER_DOWN_TIMEOUT)
+        if status != 0:
+            sys.stderr.write(f"\nwarning: `{' '.join(down)}` exited with {status}:\n{output}\n")
+        if not keep:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def s3(s3_cluster: S3Cluster):
+    """An S3 client (requests + our SigV4) with the cluster's credentials."""
+    import s3_helpers
+
+    return s3_helpers.S3(s3_cluster.endpoint,
+                         s3_helpers.Credentials(s3_cluster.access_key, s3_cluster.secret_key))
+
+
+@pytest.fixture(scope="session")
+def boto3_s3(s3_cluster: S3Cluster):
+    """A boto3 S3 client on the cluster: path-style, no retries (a retry would hide the first failure)."""
+    import boto3
+    from botocore.config import Config
+
+    import s3_helpers
+
+    return boto3.client(
+        "s3", endpoint_url=s3_cluster.endpoint, region_name=s3_helpers.REGION,
+        aws_access_key_id=s3_cluster.access_key, aws_secret_access_key=s3_cluster.secret_key,
+        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}, retries={"total_max_attempts": 1},
+                      max_pool_connections=64, connect_timeout=10, read_timeout=120))
+
+
+@pytest.fixture
+def bucket(s3) -> Iterator[str]:
+    """A fresh, empty bucket for one test; emptied and deleted after it."""
+    import s3_helpers
+
+    name = s3_helpers.unique_bucket("t")
+    response = s3.create_bucket(name)
+    assert response.status_code == 200, f"CreateBucket {name}: {s3_helpers.describe(response)}"
+    try:
+        yield name
+    finally:
+        s3.remove_bucket(name)
+
+
+@pytest.fixture
+def database_url(s3_cluster: S3Cluster) -> str:
+    """The metadata database of the cluster (a libpq URL for psql); skips when unknown."""
+    if s3_cluster.database_url is None:
+        pytest.skip("needs the metadata database: set SILO_DATABASE_URL for an external cluster")
+    if shutil.which("psql") is None:
+        pytest.skip("needs psql (Debian's postgresql-client)")
+    return s3_cluster.database_url
+
+
+@pytest.fixture
+def cluster_node_dirs(s3_cluster: S3Cluster) -> list[Path]:
+    """The data directory of every node of the cluster; skips when they are not on this machine."""
+    dirs = s3_cluster.node_dirs()
+    if not dirs:
+        pytest.skip("needs the nodes' data directories: set SILO_CLUSTER_DIR for an external cluster")
+    return dirs
 
 
 # --------------------------------------------------------------------------------------------------------------
