@@ -344,8 +344,48 @@ class TestGRPCAdvanced:
         finally:
             gh.delete_quietly(node_stub, race_id)
 
-    def test_chunk_distribution(self):
-        pytest.skip("arrives with the gateway: needs placement over the node table")
+    def test_chunk_distribution(self, s3, s3_cluster, cluster_node_dirs):
+        """A large object uploaded through the gateway spreads its chunks over every node: with N nodes and R
+        replicas, each chunk has R files on R distinct nodes, every node holds some, and none holds more than
+        twice its fair share (chunks × R / N)."""
+        import s3_helpers as sh
+
+        node_count = len(cluster_node_dirs)
+        replicas = s3_cluster.replicas
+        assert node_count >= replicas, f"{node_count} node directories for R = {replicas}"
+        chunk_count = node_count * replicas * 2  # 24 chunks of 16 MiB on six nodes with R = 2: 384 MiB
+        size = chunk_count * sh.CHUNK_BYTES - 12_345  # the last chunk is a partial one
+
+        def files_by_node() -> dict[Path, set[str]]:
+            return {node: {path.name for path in (node / "chunks").glob("*/*")} for node in cluster_node_dirs}
+
+        before = files_by_node()
+        bucket = sh.unique_bucket("dist")
+        assert s3.create_bucket(bucket).status_code == 200
+        try:
+            body = sh.HashingBody(PatternData(size, seed=1212))
+            response = s3.put(bucket, "spread.bin", body, timeout=sh.LONG_TIMEOUT)
+            assert response.status_code == 200, sh.describe(response)
+            after = files_by_node()
+            if s3_cluster.database_url is not None:
+                rows = sh.object_chunk_ids(s3_cluster.database_url, bucket, "spread.bin")
+                ids = {chunk_id for chunk_id, _ in rows}
+                assert len(rows) == chunk_count, f"{len(rows)} chunks for {size} bytes"
+                for chunk_id, replica_nodes in rows:
+                    assert len(set(replica_nodes)) == replicas, f"chunk {chunk_id}: replicas {replica_nodes}"
+            else:  # no metadata access: the files this upload added (nothing else runs meanwhile)
+                ids = set().union(*(after[node] - before[node] for node in cluster_node_dirs))
+                assert len(ids) == chunk_count, f"{len(ids)} new chunk files' ids for {chunk_count} chunks"
+            per_chunk = {chunk_id: [node for node in cluster_node_dirs if chunk_id in after[node]] for chunk_id in ids}
+            wrong = {chunk_id: [node.name for node in nodes] for chunk_id, nodes in per_chunk.items()
+                     if len(nodes) != replicas}
+            assert not wrong, f"chunks without exactly {replicas} replica files: {wrong}"
+            counts = {node.name: len(after[node] & ids) for node in cluster_node_dirs}
+            fair = chunk_count * replicas / node_count
+            assert all(counts.values()), f"a node holds none of the object's chunks: {counts}"
+            assert max(counts.values()) <= 2 * fair, f"a node holds more than twice its fair share {fair}: {counts}"
+        finally:
+            s3.remove_bucket(bucket)
 
     @pytest.mark.slow
     @pytest.mark.large_file
