@@ -29,9 +29,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
         .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // System libraries: module map + pkg-config, nothing else.
@@ -50,7 +53,7 @@ let package = Package(
             grpcCore, grpcProtobuf, .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ], exclude: ["README.md"]),
         .target(name: "SiloStorage", dependencies: [
-            "SiloCore", "SiloIO", "SiloProto", "CSiloShims", grpcCore, grpcHTTP2, grpcProtobuf, logging,
+            "SiloCore", "SiloIO", "SiloProto", "CSiloShims", grpcCore, grpcHTTP2, grpcProtobuf, logging, nioCore,
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ], exclude: ["FORMAT.md"]),
         .target(name: "SiloMetadata", dependencies: ["SiloCore", "CLibPQ"]),
@@ -60,6 +63,9 @@ let package = Package(
             "SiloCore", "SiloIO", "SiloStorage", "SiloProto", "SiloMetadata", "SiloPlacement",
             .product(name: "Crypto", package: "swift-crypto"), hummingbird, metrics, prometheus, logging,
             grpcCore, grpcHTTP2, grpcProtobuf, nioCore, nioPosix, nioHTTP1,
+            .product(name: "DequeModule", package: "swift-collections"),
+            .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
         ]),
         .executableTarget(name: "silo", dependencies: [
             "SiloCore", "SiloIO", "SiloStorage", "SiloMetadata", "SiloGateway", "SiloCluster", "SiloPlacement",

@@ -54,5 +54,6 @@ public struct Limits: Sendable, Equatable {
 
 public struct LimitsError: Error, Sendable, CustomStringConvertible {
     public let reason: String
+    public init(reason: String) { self.reason = reason }
     public var description: String { "invalid limits: \(reason)" }
 }

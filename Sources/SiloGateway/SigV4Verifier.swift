@@ -10,6 +10,9 @@ public struct SigV4Verifier: Sendable {
 
     /// The region clients must sign for, or nil to accept any (clients disagree: `us-east-1`, `auto`, …).
     public var region: String?
+
+    /// SHA-256 of no bytes.
+    static let emptyPayloadSHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
     public var clockSkewSecondsMax: Int64
 
     public init(region: String? = nil, clockSkewSecondsMax: Int64 = SigV4Verifier.clockSkewSecondsMaxDefault) {
@@ -58,13 +61,22 @@ public struct SigV4Verifier: Sendable {
         }
         let nowSeconds = Int64(now.timeIntervalSince1970.rounded(.down))
         let payload: PayloadHash
+        var signedPayloadHash: String? = nil
         let excludedParameter: String?
         switch authorization.kind {
         case .header:
             guard abs(nowSeconds - authorization.timestampEpochSeconds) <= clockSkewSecondsMax else {
                 throw .requestTimeTooSkewed
             }
-            guard let value = request.header("x-amz-content-sha256") else { throw .missingContentSHA256 }
+            guard let value = request.header("x-amz-content-sha256") else {
+                // Generic SigV4 signers (curl --aws-sigv4 before 8.1) send no x-amz-content-sha256 and sign the
+                // hash of an empty payload whatever the body. Such a body is not covered by the signature, as
+                // with UNSIGNED-PAYLOAD.
+                payload = .unsigned
+                signedPayloadHash = Self.emptyPayloadSHA256
+                excludedParameter = nil
+                break
+            }
             guard let parsed = PayloadHash(headerValue: value.trimmingSpaces().description) else {
                 throw .invalidContentSHA256(value)
             }
@@ -86,7 +98,7 @@ public struct SigV4Verifier: Sendable {
             excludedParameter = "X-Amz-Signature"
         }
         guard let canonicalRequest = SigV4Signature.canonicalRequest(
-            request, signedHeaders: authorization.signedHeaders, payloadHash: payload.headerValue,
+            request, signedHeaders: authorization.signedHeaders, payloadHash: signedPayloadHash ?? payload.headerValue,
             excludingQueryParameter: excludedParameter)
         else {
             // Either a malformed escape or a signed header the request lacks: the signature cannot match.

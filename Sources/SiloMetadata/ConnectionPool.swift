@@ -32,6 +32,11 @@ public final class ConnectionPool: Sendable {
 
     public var limits: MetadataLimits { configuration.limits }
 
+    /// Connections lent out now, and the pool's size (for metrics).
+    public var usage: (busy: Int, total: Int) {
+        state.withLock { (slots.count - $0.free.count, slots.count) }
+    }
+
     /// Runs `body` on a pooled connection's thread. No retry: see `read` and `transaction`.
     public func withConnection<T: Sendable>(
         _ body: @escaping @Sendable (PostgresConnection) throws -> T

@@ -36,6 +36,8 @@ public struct ListObjectsPage: Hashable, Sendable {
     public var nextContinuationToken: String?
 
     public var keyCount: Int { objects.count + commonPrefixes.count }
+
+    public init() {}
 }
 
 /// Where a listing resumes. The continuation token is this, base64'd: a key to continue after, or a common

@@ -29,7 +29,7 @@ extension MetadataStore {
     /// Migration 2's function: the whole commit in one round trip.
     static let commitUpload = Statement("silo_commit_upload", """
         SELECT o_version_id, o_chunks_retired
-        FROM silo_commit_upload($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7)
+        FROM silo_commit_upload($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7, $8::bigint[])
         """)
     static let deletePendingUpload = Statement("silo_delete_pending_upload", """
         DELETE FROM pending_uploads WHERE upload_id = $1
@@ -92,13 +92,18 @@ extension MetadataStore {
     ///
     /// Two commits of one key serialise on the key's row in `objects`; the later one wins and retires the
     /// earlier one's chunks, as S3's last-writer-wins asks.
-    public func commitUpload(_ upload: PendingUploadID, attributes: ObjectAttributes) async throws -> CommitResult {
+    ///
+    /// `chunkCRC32Cs`, indexed by chunk index, replaces the checksums recorded with the placements (which
+    /// are recorded before the data, when the checksums are not known yet).
+    public func commitUpload(_ upload: PendingUploadID, attributes: ObjectAttributes,
+                             chunkCRC32Cs: [UInt32]? = nil) async throws -> CommitResult {
         let chunksMax = Int64(limits.chunksPerObjectMax)
         do {
             return try await pool.singleStatement { connection in
                 let result = try connection.execute(Self.commitUpload, [
                     upload.value.sql, attributes.size.bytes.sql, attributes.etag, attributes.contentType,
                     JSONText.encode(attributes.checksums), JSONText.encode(attributes.userMetadata), chunksMax.sql,
+                    chunkCRC32Cs.flatMap { $0.map { String($0) }.sqlArray },
                 ])
                 return CommitResult(versionID: VersionID(try result.requiredInt64(0, 0)),
                                     chunksRetired: Int(try result.requiredInt64(0, 1)))

@@ -27,6 +27,9 @@ public final class MetadataStore: Sendable {
 
     public func shutdown() async { await pool.shutdown() }
 
+    /// Database connections in use and the pool's size.
+    public var connectionPoolUsage: (busy: Int, total: Int) { pool.usage }
+
     var limits: MetadataLimits { pool.limits }
 }
 

@@ -74,3 +74,21 @@ extension Migrations {
         $$;
         """
 }
+
+extension Migrations {
+    /// Migration 3: the commit takes each chunk's CRC32C. The gateway records a chunk's placement before its
+    /// first byte goes out (so the janitor can find it), but knows its checksum only once the last byte has
+    /// gone through: the commit fills it in, in the same round trip. An overload of migration 2's function
+    /// with one more parameter, `p_chunk_crcs` (indexed by chunk index + 1; NULL keeps the recorded values).
+    static let commitUploadWithChecksums: String = {
+        let signature = "p_user_metadata jsonb, p_chunks_max bigint,"
+        let moved = "SELECT o_version_id, chunk_index, chunk_id, offset_bytes, length_bytes, crc32c, replica_node_ids"
+        precondition(commitUploadFunction.contains(signature) && commitUploadFunction.contains(moved))
+        return commitUploadFunction
+            .replacingOccurrences(of: signature, with: signature + " p_chunk_crcs bigint[],")
+            .replacingOccurrences(of: moved, with: """
+                SELECT o_version_id, chunk_index, chunk_id, offset_bytes, length_bytes,
+                       coalesce(p_chunk_crcs[chunk_index + 1], crc32c), replica_node_ids
+                """)
+    }()
+}

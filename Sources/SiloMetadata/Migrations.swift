@@ -13,6 +13,7 @@ public enum Migrations {
     public static let all: [Migration] = [
         Migration(version: 1, name: "initial schema", sql: initialSchema),
         Migration(version: 2, name: "upload commit in one round trip", sql: commitUploadFunction),
+        Migration(version: 3, name: "upload commit with chunk checksums", sql: commitUploadWithChecksums),
     ]
 
     /// An arbitrary constant that names Silo's migration lock among the advisory locks of the database.

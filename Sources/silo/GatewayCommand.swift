@@ -1,8 +1,80 @@
 import ArgumentParser
+import Foundation
+import Logging
+import SiloCore
+import SiloGateway
+import SiloIO
+import SiloMetadata
+import SiloStorage
 
 /// `silo gateway`: the S3 endpoint over the nodes and PostgreSQL.
 struct GatewayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gateway",
-        abstract: "Run an S3 gateway: the object API over the storage nodes, metadata in PostgreSQL.")
+        abstract: "Run an S3 gateway: the object API over the storage nodes, metadata in PostgreSQL.",
+        discussion: """
+            Nodes come from the node table (`silo admin nodes add ADDR`); access keys from `silo admin keys`. \
+            GET /health and /metrics are served without authentication.
+            """)
+
+    @Option(help: "Address to listen on, host:port.")
+    var listen: String = "0.0.0.0:8080"
+
+    @Option(help: ArgumentHelp("libpq conninfo or URI of the metadata database (default: $SILO_DATABASE_URL).",
+                               valueName: "url"))
+    var databaseURL: String?
+
+    @Option(help: "Replicas of every chunk, on distinct nodes.")
+    var replicas: Int = 2
+
+    @Option(help: "Size of the chunks objects are cut into, e.g. 16MiB.")
+    var chunkBytes: String = "16MiB"
+
+    @Option(help: "The largest object a PUT may create, e.g. 10GiB.")
+    var maxObjectBytes: String = "10GiB"
+
+    @Option(help: "Database connections in the pool.")
+    var databaseConnections: Int = 32
+
+    @Option(help: "Age after which an unfinished upload is abandoned and its chunks collected, in seconds.")
+    var abandonedUploadSeconds: Int = 15 * 60
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.")
+    var logLevel: String = "info"
+
+    func validate() throws {
+        guard NodeAddress(parsing: listen) != nil else { throw ValidationError("--listen must be host:port") }
+        guard ByteCount(parsing: chunkBytes) != nil else { throw ValidationError("--chunk-bytes must be a size such as 16MiB") }
+        guard ByteCount(parsing: maxObjectBytes) != nil else {
+            throw ValidationError("--max-object-bytes must be a size such as 10GiB")
+        }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level") }
+        guard abandonedUploadSeconds > 0 else { throw ValidationError("--abandoned-upload-seconds must be positive") }
+    }
+
+    func run() async throws {
+        ProcessTuning.tuneAllocator()
+        var logger = Logger(label: "silo.gateway")
+        logger.logLevel = Logger.Level(rawValue: logLevel)!
+        let environment = ProcessInfo.processInfo.environment[DatabaseConfiguration.urlEnvironmentVariable]
+        guard let url = [databaseURL, environment].compactMap({ $0 }).first(where: { !$0.isEmpty }) else {
+            throw ValidationError("no metadata database: pass --database-url or set \(DatabaseConfiguration.urlEnvironmentVariable)")
+        }
+        var limits = GatewayLimits()
+        limits.replicaCount = replicas
+        limits.chunkBytes = ByteCount(parsing: chunkBytes)!.bytes
+        limits.objectBytesMax = ByteCount(parsing: maxObjectBytes)!.bytes
+        limits.abandonedUploadAge = .seconds(abandonedUploadSeconds)
+        do { try limits.validate() } catch { throw ValidationError("\(error)") }
+        var databaseLimits = MetadataLimits()
+        databaseLimits.poolConnections = databaseConnections
+        let address = NodeAddress(parsing: listen)!
+        let server = GatewayServer(
+            host: address.host, port: address.port,
+            database: DatabaseConfiguration(connectionString: url, applicationName: "silo-gateway", limits: databaseLimits),
+            limits: limits)
+        try await server.run(logger: logger) { [logger] port in
+            logger.notice("gateway listening", metadata: ["address": "\(address.host):\(port)"])
+        }
+    }
 }

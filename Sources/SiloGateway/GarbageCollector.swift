@@ -1,0 +1,103 @@
+import GRPCCore
+import Logging
+import SiloCore
+import SiloMetadata
+import SiloProto
+
+/// Deletes the chunks in the GC queue from their replicas, and turns abandoned pending uploads into GC
+/// work (the janitor). Every gateway runs one; `FOR UPDATE SKIP LOCKED` claims keep them apart.
+///
+/// A chunk is acknowledged (removed from the queue) once every replica no longer has it: deleted now,
+/// NOT_FOUND (never written, or deleted before), or on a node the table no longer has. A replica that
+/// cannot be reached keeps the chunk in the queue; its lease runs out and a later round tries again.
+public struct GarbageCollector: Sendable {
+    let store: MetadataStore
+    let nodes: NodeDirectory
+    let limits: GatewayLimits
+    let logger: Logger
+
+    public init(store: MetadataStore, nodes: NodeDirectory, limits: GatewayLimits, logger: Logger) {
+        self.store = store
+        self.nodes = nodes
+        self.limits = limits
+        self.logger = logger
+    }
+
+    /// Runs the GC worker and the janitor until cancelled.
+    public func run() async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await collectLoop() }
+            group.addTask { await janitorLoop() }
+            await group.waitForAll()
+        }
+    }
+
+    private func collectLoop() async {
+        while !Task.isCancelled {
+            var claimed = 0
+            do {
+                claimed = try await collectOnce()
+            } catch {
+                logger.warning("GC round failed", metadata: ["error": "\(error)"])
+            }
+            if claimed < limits.garbageBatchMax {
+                try? await Task.sleep(for: limits.garbageInterval)
+            }
+        }
+    }
+
+    /// Claims one batch and deletes what it can; returns how many chunks were claimed.
+    @discardableResult
+    public func collectOnce() async throws -> Int {
+        let batch = try await store.claimGarbage(count: limits.garbageBatchMax, lease: limits.garbageLease)
+        guard !batch.isEmpty else { return 0 }
+        let done = await withTaskGroup(of: Int64?.self) { group in
+            for chunk in batch {
+                group.addTask { await delete(chunk) ? chunk.gcID : nil }
+            }
+            var done: [Int64] = []
+            for await id in group { if let id { done.append(id) } }
+            return done
+        }
+        if !done.isEmpty { try await store.acknowledgeGarbage(done) }
+        return batch.count
+    }
+
+    /// Deletes `chunk` from each replica; true when none holds it any more.
+    private func delete(_ chunk: GarbageChunk) async -> Bool {
+        var options = CallOptions.defaults
+        options.timeout = limits.nodeProbeTimeout
+        var gone = true
+        for node in chunk.replicas {
+            guard let client = nodes.client(for: node) else { continue }
+            var request = Silo_Storage_V1_DeleteChunkRequest()
+            request.chunkID = chunk.chunkID.value
+            do {
+                _ = try await client.rpc.deleteChunk(request, options: options)
+            } catch let error as RPCError where error.code == .notFound {
+                continue
+            } catch {
+                gone = false
+                if chunk.attempts <= 3 || chunk.attempts % 100 == 0 {
+                    logger.notice("cannot delete a chunk yet", metadata: [
+                        "chunk": "\(chunk.chunkID)", "node": "\(node)", "attempts": "\(chunk.attempts)", "error": "\(error)"])
+                }
+            }
+        }
+        return gone
+    }
+
+    private func janitorLoop() async {
+        while !Task.isCancelled {
+            do {
+                let reaped = try await store.reapAbandonedUploads(olderThan: limits.abandonedUploadAge,
+                                                                  limit: limits.janitorBatchMax)
+                if reaped > 0 { logger.notice("abandoned uploads sent to GC", metadata: ["uploads": "\(reaped)"]) }
+                if reaped == limits.janitorBatchMax { continue }
+            } catch {
+                logger.warning("janitor round failed", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: limits.janitorInterval)
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import SiloCore
+
+/// The gateway's named maxima and intervals, checked at start-up (`validate`).
+public struct GatewayLimits: Sendable, Equatable {
+    /// The largest object a PutObject may create.
+    public var objectBytesMax: Int64 = 10 << 30
+    /// Size of the chunks an object is cut into.
+    public var chunkBytes: Int64 = 16 << 20
+    /// Replicas of every chunk, on distinct nodes.
+    public var replicaCount: Int = 2
+    /// Chunks of one upload whose nodes have not acknowledged yet (fsync) while the next one streams.
+    public var uploadChunksInFlightMax: Int = 3
+    /// Request-body buffers are gathered into PutChunk messages of about this size: one gRPC message per
+    /// network read would cost more per byte than the copy into the message.
+    public var putChunkMessageBytes: Int = 1 << 20
+    /// Body batches queued per replica stream before the upload waits for the slowest node.
+    public var replicaQueueBatchesMax: Int = 4
+    /// Chunks a download fetches ahead of the one it is sending.
+    public var downloadChunksAheadMax: Int = 1
+    /// Pieces (≤ 1 MiB each) a prefetched chunk may hold before its stream waits for the client.
+    public var prefetchPiecesMax: Int = 8
+    /// The most bytes of request bodies being uploaded at once, over all requests; past it uploads get 503
+    /// `SlowDown` rather than growing memory.
+    public var uploadsInFlightMax: Int = 256
+    /// Keys per ListObjects page.
+    public var listKeysMax: Int = 1000
+    /// The largest XML request body (DeleteObjects, CompleteMultipartUpload).
+    public var xmlBodyBytesMax: Int = 2 << 20
+    /// A node missing this many probes in a row is marked down.
+    public var nodeMissedProbesMax: Int = 3
+    public var nodeProbeInterval: Duration = .seconds(1)
+    public var nodeProbeTimeout: Duration = .seconds(2)
+    /// How often the node table is re-read for added, removed or drained nodes.
+    public var nodeTableRefreshInterval: Duration = .seconds(2)
+    /// GC: how often an idle worker looks at the queue, how many chunks it claims at once, for how long.
+    public var garbageInterval: Duration = .milliseconds(500)
+    public var garbageBatchMax: Int = 64
+    public var garbageLease: Duration = .seconds(60)
+    /// Janitor: a pending upload untouched this long is abandoned (its gateway died or its client left).
+    public var abandonedUploadAge: Duration = .seconds(15 * 60)
+    public var janitorInterval: Duration = .seconds(30)
+    public var janitorBatchMax: Int = 100
+
+    public init() {}
+
+    public func validate() throws(LimitsError) {
+        func require(_ condition: Bool, _ reason: String) throws(LimitsError) {
+            if !condition { throw LimitsError(reason: reason) }
+        }
+        try require(objectBytesMax >= 0, "the object size limit must not be negative")
+        try require(chunkBytes >= 64 << 10 && chunkBytes <= 1 << 30, "chunk size must be in 64 KiB...1 GiB")
+        try require((1...8).contains(replicaCount), "replicas must be in 1...8")
+        try require((1...64).contains(uploadChunksInFlightMax), "uploadChunksInFlightMax must be in 1...64")
+        try require(putChunkMessageBytes >= 64 << 10 && putChunkMessageBytes <= 8 << 20,
+                    "putChunkMessageBytes must be in 64 KiB...8 MiB")
+        try require(replicaQueueBatchesMax >= 1, "replicaQueueBatchesMax must be at least 1")
+        try require((0...16).contains(downloadChunksAheadMax), "downloadChunksAheadMax must be in 0...16")
+        try require(prefetchPiecesMax >= 1, "prefetchPiecesMax must be at least 1")
+        try require(uploadsInFlightMax >= 1, "uploadsInFlightMax must be at least 1")
+        try require((1...1000).contains(listKeysMax), "listKeysMax must be in 1...1000")
+        try require(nodeMissedProbesMax >= 1, "nodeMissedProbesMax must be at least 1")
+        try require(garbageBatchMax >= 1 && janitorBatchMax >= 1, "GC and janitor batches must be at least 1")
+    }
+}

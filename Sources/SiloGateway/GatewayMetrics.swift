@@ -1,0 +1,55 @@
+import CoreMetrics
+import Metrics
+import Prometheus
+
+/// The gateway's metrics, through swift-metrics into a Prometheus registry that `/metrics` renders:
+/// requests and their latency per operation and status, bytes in and out, chunks in flight, nodes up,
+/// and the database pool's use.
+public struct GatewayMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    let factory: PrometheusMetricsFactory
+    let bytesReceived: CoreMetrics.Counter
+    let bytesSent: CoreMetrics.Counter
+    let nodesUp: CoreMetrics.Gauge
+    let databaseConnectionsBusy: CoreMetrics.Gauge
+    let databaseConnections: CoreMetrics.Gauge
+    /// Chunks being written to or read from nodes, over all requests.
+    public let chunksInFlight: CoreMetrics.Meter
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = [
+            .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
+            .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
+            .seconds(1), .seconds(2.5), .seconds(5), .seconds(10), .seconds(30), .seconds(60),
+        ]
+        self.factory = factory
+        bytesReceived = CoreMetrics.Counter(label: "silo_gateway_received_bytes_total", factory: factory)
+        bytesSent = CoreMetrics.Counter(label: "silo_gateway_sent_bytes_total", factory: factory)
+        nodesUp = CoreMetrics.Gauge(label: "silo_gateway_nodes_up", factory: factory)
+        databaseConnectionsBusy = CoreMetrics.Gauge(label: "silo_gateway_db_connections_busy", factory: factory)
+        databaseConnections = CoreMetrics.Gauge(label: "silo_gateway_db_connections", factory: factory)
+        chunksInFlight = CoreMetrics.Meter(label: "silo_gateway_chunks_in_flight", factory: factory)
+    }
+
+    func record(operation: String, status: Int, since start: ContinuousClock.Instant) {
+        let elapsed = ContinuousClock.now - start
+        CoreMetrics.Counter(label: "silo_gateway_requests_total",
+                dimensions: [("operation", operation), ("status", String(status))], factory: factory).increment()
+        CoreMetrics.Timer(label: "silo_gateway_request_duration_seconds", dimensions: [("operation", operation)],
+                      factory: factory).record(duration: elapsed)
+    }
+
+    func received(bytes: Int) { bytesReceived.increment(by: bytes) }
+    func sent(bytes: Int) { bytesSent.increment(by: bytes) }
+
+    func refreshGauges(nodesUp up: Int, databaseBusy: Int? = nil, databaseTotal: Int? = nil) {
+        nodesUp.record(up)
+        if let databaseBusy { databaseConnectionsBusy.record(databaseBusy) }
+        if let databaseTotal { databaseConnections.record(databaseTotal) }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    func exposition() -> [UInt8] { registry.emitToBuffer() }
+}

@@ -1,0 +1,55 @@
+import Foundation
+import SiloMetadata
+
+/// `/health`: whether PostgreSQL answers, and the nodes as this gateway sees them. Healthy when the
+/// database answers and at least `replicaCount` nodes are up (uploads can be placed).
+struct HealthReporter: Sendable {
+    let store: MetadataStore
+    let nodes: NodeDirectory
+    let limits: GatewayLimits
+
+    struct Report: Encodable {
+        struct Node: Encodable {
+            var id: String
+            var address: String
+            var state: String
+            var missedProbes: Int
+            var ioBackend: String?
+            var freeBytes: UInt64?
+        }
+        var status: String
+        var database: String
+        var databaseError: String?
+        var replicas: Int
+        var nodesUp: Int
+        var nodes: [Node]
+
+        var isHealthy: Bool { status == "ok" }
+
+        func json() -> [UInt8] {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            return Array((try? encoder.encode(self)) ?? Data("{\"status\":\"error\"}".utf8))
+        }
+    }
+
+    func report() async -> Report {
+        var databaseError: String?
+        do {
+            _ = try await store.bucketExists(try .init("health-probe"))
+        } catch {
+            databaseError = "\(error)"
+        }
+        let members = nodes.members
+        let up = members.count { $0.state == .up }
+        let healthy = databaseError == nil && up >= limits.replicaCount
+        return Report(
+            status: healthy ? "ok" : "unavailable", database: databaseError == nil ? "ok" : "unreachable",
+            databaseError: databaseError, replicas: limits.replicaCount, nodesUp: up,
+            nodes: members.map {
+                .init(id: $0.record.id.value, address: $0.record.address, state: $0.state.rawValue,
+                      missedProbes: $0.missedProbes, ioBackend: $0.lastProbe?.ioBackend,
+                      freeBytes: $0.lastProbe?.diskFreeBytes)
+            })
+    }
+}

@@ -1,0 +1,232 @@
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import SiloCore
+import SiloMetadata
+import SiloPlacement
+import SiloProto
+import SiloStorage
+import Synchronization
+
+/// A gRPC client of one storage node, as the gateway holds it.
+public typealias NodeClient = ChunkStoreClient<HTTP2ClientTransport.Posix>
+
+/// The storage nodes this gateway talks to: one client per node in the node table, the placement ring
+/// over them, and what the gateway's own probes say about each.
+///
+/// The node table is the membership: nodes are added and drained there (`silo admin nodes`). A node the
+/// table says is up but that misses `nodeMissedProbesMax` probes in a row is marked down (in the table too,
+/// so every gateway's ring agrees), and back up when it answers again. A draining node stays readable and
+/// gets no new chunks.
+public final class NodeDirectory: Sendable {
+    public struct Member: Sendable {
+        public let record: NodeRecord
+        let client: NodeClient
+        let connections: Task<Void, Never>
+        public internal(set) var missedProbes: Int = 0
+        /// The state the ring uses: the table's, or down when our probes fail.
+        public var state: SiloMetadata.NodeState
+        public var lastProbe: Silo_Storage_V1_HealthCheckResponse?
+    }
+
+    struct State {
+        var members: [NodeID: Member] = [:]
+        var ring: HashRing
+        var stopped = false
+    }
+
+    let store: MetadataStore
+    let limits: GatewayLimits
+    let storageLimits: Limits
+    let logger: Logger
+    private let state: Mutex<State>
+
+    public init(store: MetadataStore, limits: GatewayLimits, storageLimits: Limits = Limits(), logger: Logger) {
+        self.store = store
+        self.limits = limits
+        self.storageLimits = storageLimits
+        self.logger = logger
+        // An empty ring cannot fail to build.
+        state = Mutex(State(ring: try! HashRing(members: [])))
+    }
+
+    /// The members as of now, by id.
+    public var members: [Member] {
+        state.withLock { Array($0.members.values) }.sorted { $0.record.id < $1.record.id }
+    }
+
+    public var ring: HashRing { state.withLock { $0.ring } }
+
+    /// Where a new chunk goes: `replicaCount` distinct up nodes and their clients.
+    public func placement(for chunk: ChunkID) throws -> [(id: NodeID, client: NodeClient)] {
+        try state.withLock { state in
+            let ids = try state.ring.replicas(for: chunk, count: limits.replicaCount)
+            return ids.compactMap { id in state.members[id].map { (id, $0.client) } }
+        }
+    }
+
+    /// The replicas of a stored chunk in the order a read tries them: up nodes first (in recorded order),
+    /// then draining, then down ones (a probe may be behind), never nodes the table no longer has.
+    public func readOrder(_ replicas: [NodeID]) -> [(id: NodeID, client: NodeClient)] {
+        state.withLock { state in
+            let known = replicas.compactMap { id in state.members[id].map { (id: id, member: $0) } }
+            func rank(_ s: SiloMetadata.NodeState) -> Int { s == .up ? 0 : s == .draining ? 1 : 2 }
+            return known.enumerated()
+                .sorted { (rank($0.element.member.state), $0.offset) < (rank($1.element.member.state), $1.offset) }
+                .map { ($0.element.id, $0.element.member.client) }
+        }
+    }
+
+    public func client(for id: NodeID) -> NodeClient? {
+        state.withLock { $0.members[id]?.client }
+    }
+
+    public var upCount: Int { state.withLock { $0.members.values.count { $0.state == .up } } }
+
+    /// Reads the node table, then keeps the membership current until cancelled: re-reads the table every
+    /// `nodeTableRefreshInterval`, probes every node every `nodeProbeInterval`.
+    public func run() async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { [self] in
+                while !Task.isCancelled {
+                    await refresh()
+                    try? await Task.sleep(for: limits.nodeTableRefreshInterval)
+                }
+            }
+            group.addTask { [self] in
+                while !Task.isCancelled {
+                    await probeAll()
+                    try? await Task.sleep(for: limits.nodeProbeInterval)
+                }
+            }
+            await group.waitForAll()
+        }
+    }
+
+    /// Closes every client. Calls in progress finish; no new ones start.
+    public func shutdown() {
+        let members = state.withLock { state -> [Member] in
+            state.stopped = true
+            defer { state.members = [:] }
+            return Array(state.members.values)
+        }
+        for member in members { member.client.grpc.beginGracefulShutdown() }
+    }
+
+    /// Brings the members in line with the node table.
+    public func refresh() async {
+        let records: [NodeRecord]
+        do {
+            records = try await store.nodes()
+        } catch {
+            logger.warning("cannot read the node table; keeping the nodes known so far", metadata: ["error": "\(error)"])
+            return
+        }
+        var retired: [Member] = []
+        state.withLock { state in
+            guard !state.stopped else { return }
+            let wanted = Dictionary(records.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+            for (id, member) in state.members where wanted[id]?.address != member.record.address {
+                retired.append(member)
+                state.members[id] = nil
+            }
+            for record in records {
+                if var member = state.members[record.id] {
+                    // Our probes may know better than the table that an up node is gone.
+                    let probedDown = member.missedProbes >= limits.nodeMissedProbesMax
+                    member.state = probedDown && record.state == .up ? .down : record.state
+                    state.members[record.id] = Member(
+                        record: record, client: member.client, connections: member.connections,
+                        missedProbes: member.missedProbes, state: member.state, lastProbe: member.lastProbe)
+                } else if let member = makeMember(record) {
+                    state.members[record.id] = member
+                }
+            }
+            rebuildRing(&state)
+        }
+        for member in retired { member.client.grpc.beginGracefulShutdown() }
+    }
+
+    private func makeMember(_ record: NodeRecord) -> Member? {
+        guard let address = NodeAddress(parsing: record.address) else {
+            logger.error("node has an unusable address; ignored", metadata: ["node": "\(record.id)", "address": "\(record.address)"])
+            return nil
+        }
+        do {
+            let transport = try ChunkStoreTransports.client(address: address, limits: storageLimits)
+            let client = NodeClient(wrapping: GRPCClient(transport: transport))
+            let connections = Task { _ = try? await client.grpc.runConnections() }
+            return Member(record: record, client: client, connections: connections, state: record.state)
+        } catch {
+            logger.error("cannot make a client for node", metadata: ["node": "\(record.id)", "error": "\(error)"])
+            return nil
+        }
+    }
+
+    private func rebuildRing(_ state: inout State) {
+        let ringMembers = state.members.values.map { member -> RingMember in
+            let ringState: SiloPlacement.NodeState = switch member.state {
+            case .up: .up
+            case .down: .down
+            case .draining: .draining
+            }
+            return RingMember(member.record.id, state: ringState)
+        }
+        do {
+            state.ring = try HashRing(members: ringMembers)
+        } catch {
+            logger.error("cannot build the placement ring; keeping the previous one", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Probes every member once, concurrently, and acts on state changes.
+    func probeAll() async {
+        let targets = state.withLock { $0.members.values.map { ($0.record.id, $0.client) } }
+        let options: CallOptions = { var o = CallOptions.defaults; o.timeout = limits.nodeProbeTimeout; return o }()
+        let results = await withTaskGroup(of: (NodeID, Silo_Storage_V1_HealthCheckResponse?).self) { group in
+            for (id, client) in targets {
+                group.addTask {
+                    let response = try? await client.rpc.healthCheck(Silo_Storage_V1_HealthCheckRequest(), options: options)
+                    return (id, response)
+                }
+            }
+            var results: [(NodeID, Silo_Storage_V1_HealthCheckResponse?)] = []
+            for await result in group { results.append(result) }
+            return results
+        }
+        var changes: [(NodeID, SiloMetadata.NodeState)] = []
+        var heartbeats: [(NodeID, Silo_Storage_V1_HealthCheckResponse)] = []
+        state.withLock { state in
+            for (id, response) in results {
+                guard var member = state.members[id] else { continue }
+                if let response {
+                    member.missedProbes = 0
+                    member.lastProbe = response
+                    heartbeats.append((id, response))
+                    if member.state == .down && member.record.state != .draining {
+                        member.state = .up
+                        changes.append((id, .up))
+                    }
+                } else {
+                    member.missedProbes += 1
+                    if member.missedProbes == limits.nodeMissedProbesMax && member.state == .up {
+                        member.state = .down
+                        changes.append((id, .down))
+                    }
+                }
+                state.members[id] = member
+            }
+            if !changes.isEmpty { rebuildRing(&state) }
+        }
+        for (id, newState) in changes {
+            logger.notice("node is \(newState.rawValue)", metadata: ["node": "\(id)"])
+            try? await store.setNodeState(id, newState)
+        }
+        for (id, response) in heartbeats {
+            let capacity = response.capacityBytes > 0 ? response.capacityBytes : response.diskTotalBytes
+            try? await store.recordHeartbeat(id, capacity: ByteCount(Int64(clamping: capacity)),
+                                             free: ByteCount(Int64(clamping: response.diskFreeBytes)))
+        }
+    }
+}

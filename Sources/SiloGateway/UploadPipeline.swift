@@ -1,0 +1,330 @@
+import Crypto
+import Foundation
+import GRPCCore
+import Logging
+import NIOCore
+import SiloCore
+import SiloMetadata
+import SiloStorage
+
+/// What an upload is, before its body: where it goes and what the client said about it.
+public struct UploadRequest: Sendable {
+    public var bucket: BucketName
+    public var key: ObjectKey
+    /// nil: the body's length is not known in advance (chunked transfer encoding).
+    public var contentLength: Int64?
+    public var contentType: String?
+    public var userMetadata: [String: String] = [:]
+    /// The SHA-256 the client signed (`x-amz-content-sha256` with a hex digest), checked after the last byte.
+    public var expectedSHA256: [UInt8]?
+    /// `Content-MD5`, checked after the last byte (`BadDigest`).
+    public var expectedMD5: [UInt8]?
+}
+
+/// A committed upload.
+public struct UploadedObject: Sendable {
+    public var etag: String
+    public var size: Int64
+    public var versionID: VersionID
+}
+
+/// Streams an object into the cluster: the body is cut into chunks, each chunk streams to its replicas
+/// at once, and one transaction makes the object visible. DESIGN.md, "Upload path".
+///
+/// Copies of each body byte, after the kernel's: (1) into the PutChunk message of each replica (the
+/// serializer gathers the body's buffers), (2) the HTTP/2 framer's, to the socket. MD5 (the ETag), the
+/// chunk's CRC32C and, for signed payloads, SHA-256 read each byte once, on the way, from the request
+/// buffer itself.
+///
+/// Nothing is visible until the commit; whatever fails before it leaves a pending record whose chunks
+/// go to the GC queue (at once here, or by the janitor if this gateway dies).
+public struct UploadPipeline: Sendable {
+    let store: MetadataStore
+    let nodes: NodeDirectory
+    let limits: GatewayLimits
+    let logger: Logger
+
+    public init(store: MetadataStore, nodes: NodeDirectory, limits: GatewayLimits, logger: Logger) {
+        self.store = store
+        self.nodes = nodes
+        self.limits = limits
+        self.logger = logger
+    }
+
+    /// Stores `body` as `request` says. `beforeBody` runs once everything that can be checked without the
+    /// body was (size limit, bucket): the place to answer `Expect: 100-continue`.
+    public func upload<Body: AsyncSequence>(_ request: UploadRequest, body: Body,
+                                            beforeBody: @Sendable () -> Void = {}) async throws -> UploadedObject
+    where Body.Element == ByteBuffer {
+        if let length = request.contentLength, length > limits.objectBytesMax {
+            throw S3Error(.entityTooLarge, message: "The object is \(length) bytes; at most \(limits.objectBytesMax) are allowed.")
+        }
+        let pending = try await store.beginUpload(bucket: request.bucket, key: request.key)
+        beforeBody()
+        do {
+            let streamed = try await stream(request, body: body, pending: pending)
+            let attributes = ObjectAttributes(
+                size: ByteCount(streamed.size), etag: streamed.etag, contentType: request.contentType,
+                userMetadata: request.userMetadata)
+            let result = try await store.commitUpload(pending, attributes: attributes, chunkCRC32Cs: streamed.chunkCRCs)
+            return UploadedObject(etag: streamed.etag, size: streamed.size, versionID: result.versionID)
+        } catch {
+            // The chunks placed so far go to the GC queue; if even that fails, the janitor will.
+            do { try await store.abandonUpload(pending) } catch let abandonError {
+                logger.warning("cannot abandon upload; the janitor will", metadata: [
+                    "upload": "\(pending)", "error": "\(abandonError)"])
+            }
+            throw error
+        }
+    }
+
+    struct Streamed {
+        var size: Int64
+        var etag: String
+        var chunkCRCs: [UInt32]
+    }
+
+    private func stream<Body: AsyncSequence>(
+        _ request: UploadRequest, body: Body, pending: PendingUploadID
+    ) async throws -> Streamed where Body.Element == ByteBuffer {
+        var md5 = Insecure.MD5()
+        var sha256 = request.expectedSHA256 == nil ? nil : SHA256()
+        var total: Int64 = 0
+        var chunkCRCs: [UInt32] = []
+
+        try await withThrowingTaskGroup(of: StoredChunk.self) { group in
+            var placer = ChunkPlacer(pipeline: self, pending: pending)
+            var current: OpenChunk? = nil
+            // Without a length, a chunk's bytes are gathered before it opens: PutChunk declares its size first.
+            var gathered: [ByteBuffer] = []
+            var gatheredBytes: Int64 = 0
+
+            for try await var buffer in body {
+                let count = Int64(buffer.readableBytes)
+                guard count > 0 else { continue }
+                if total + count > limits.objectBytesMax {
+                    throw S3Error(.entityTooLarge, message: "The object exceeds \(limits.objectBytesMax) bytes.")
+                }
+                if let length = request.contentLength, total + count > length {
+                    throw S3Error(.invalidRequest, message: "The body is longer than its Content-Length.")
+                }
+                buffer.withUnsafeReadableBytes { bytes in
+                    md5.update(bufferPointer: bytes)
+                    sha256?.update(bufferPointer: bytes)
+                }
+                total += count
+
+                if let length = request.contentLength {
+                    // Known length: bytes go out as they come, cut at chunk boundaries.
+                    while buffer.readableBytes > 0 {
+                        if current == nil {
+                            let size = min(limits.chunkBytes, length - placer.nextOffset)
+                            current = try await placer.open(size: size, in: &group, collect: &chunkCRCs)
+                        }
+                        let take = min(buffer.readableBytes, Int(current!.remaining))
+                        try await current!.append(buffer.readSlice(length: take)!)
+                        if current!.remaining == 0 {
+                            placer.finished(current!.index, crc: try await current!.finish())
+                            current = nil
+                        }
+                    }
+                } else {
+                    while buffer.readableBytes > 0 {
+                        let take = min(buffer.readableBytes, Int(limits.chunkBytes - gatheredBytes))
+                        gathered.append(buffer.readSlice(length: take)!)
+                        gatheredBytes += Int64(take)
+                        if gatheredBytes == limits.chunkBytes {
+                            var chunk = try await placer.open(size: gatheredBytes, in: &group, collect: &chunkCRCs)
+                            for piece in gathered { try await chunk.append(piece) }
+                            placer.finished(chunk.index, crc: try await chunk.finish())
+                            gathered = []
+                            gatheredBytes = 0
+                        }
+                    }
+                }
+            }
+            if gatheredBytes > 0 {
+                var chunk = try await placer.open(size: gatheredBytes, in: &group, collect: &chunkCRCs)
+                for piece in gathered { try await chunk.append(piece) }
+                placer.finished(chunk.index, crc: try await chunk.finish())
+            }
+            if let length = request.contentLength, total != length {
+                throw S3Error(.incompleteBody, message: "The body ended after \(total) of \(length) bytes.")
+            }
+            precondition(current == nil, "a chunk stays open after the whole body")
+            while let stored = try await group.next() { try placer.check(stored, into: &chunkCRCs) }
+        }
+
+        if let expected = request.expectedSHA256, let sha256 {
+            guard Array(sha256.finalize()) == expected else {
+                throw S3Error(.xAmzContentSHA256Mismatch,
+                              message: "The provided 'x-amz-content-sha256' header does not match what was computed.")
+            }
+        }
+        let digest = Array(md5.finalize())
+        if let expected = request.expectedMD5, expected != digest {
+            throw S3Error(.badDigest, message: "The Content-MD5 you specified did not match what we received.")
+        }
+        return Streamed(size: total, etag: Hex.encode(digest), chunkCRCs: chunkCRCs)
+    }
+}
+
+/// A chunk every replica acknowledged.
+struct StoredChunk: Sendable {
+    var index: Int
+    var id: ChunkID
+    var size: Int64
+    var receipts: [(node: NodeID, receipt: PutChunkReceipt)]
+}
+
+/// Why a replica did not take a chunk.
+public struct ReplicaWriteError: Error, CustomStringConvertible {
+    public var node: NodeID
+    public var chunk: ChunkID
+    public var underlying: any Error
+    public var description: String { "chunk \(chunk) to node \(node): \(underlying)" }
+}
+
+/// Opens the chunks of one upload in order and keeps at most `uploadChunksInFlightMax` of them waiting
+/// for their replicas' acknowledgements.
+struct ChunkPlacer {
+    let pipeline: UploadPipeline
+    let pending: PendingUploadID
+    private(set) var nextIndex = 0
+    private(set) var nextOffset: Int64 = 0
+    private var inFlight = 0
+    /// Our CRC32C of each chunk, by index, to hold the replicas' receipts against.
+    private var computed: [Int: UInt32] = [:]
+
+    init(pipeline: UploadPipeline, pending: PendingUploadID) {
+        self.pipeline = pipeline
+        self.pending = pending
+    }
+
+    /// Places the next chunk of `size` bytes, records the placement (before any byte goes out), and starts
+    /// its replica streams as a task of `group`.
+    mutating func open(size: Int64, in group: inout ThrowingTaskGroup<StoredChunk, any Error>,
+                       collect crcs: inout [UInt32]) async throws -> OpenChunk {
+        while inFlight >= pipeline.limits.uploadChunksInFlightMax, let stored = try await group.next() {
+            try check(stored, into: &crcs)
+        }
+        let id = ChunkID.random()
+        let targets: [(id: NodeID, client: NodeClient)]
+        do {
+            targets = try pipeline.nodes.placement(for: id)
+        } catch {
+            throw S3Error(.serviceUnavailable, message: "Not enough storage nodes are up: \(error)")
+        }
+        guard targets.count == pipeline.limits.replicaCount else {
+            throw S3Error(.serviceUnavailable, message: "Not enough storage nodes are reachable.")
+        }
+        let placement = ChunkPlacement(chunkID: id, index: nextIndex, offset: ByteCount(nextOffset),
+                                       length: ByteCount(size), crc32c: 0, replicas: targets.map(\.id))
+        try await pipeline.store.recordPlacedChunks(pending, [placement])
+
+        let feeds = targets.map { _ in BoundedFeed<[ByteBuffer]>(capacity: pipeline.limits.replicaQueueBatchesMax) }
+        let index = nextIndex
+        group.addTask {
+            try await withThrowingTaskGroup(of: (NodeID, PutChunkReceipt).self) { replicas in
+                for (target, feed) in zip(targets, feeds) {
+                    replicas.addTask {
+                        do {
+                            let receipt = try await target.client.putChunk(id: id.value, size: UInt64(size)) { writer in
+                                for try await batch in feed { try await writer.write(batch) }
+                            }
+                            return (target.id, receipt)
+                        } catch {
+                            feed.close(error)
+                            throw ReplicaWriteError(node: target.id, chunk: id, underlying: error)
+                        }
+                    }
+                }
+                var receipts: [(node: NodeID, receipt: PutChunkReceipt)] = []
+                for try await (node, receipt) in replicas { receipts.append((node, receipt)) }
+                return StoredChunk(index: index, id: id, size: size, receipts: receipts)
+            }
+        }
+        inFlight += 1
+        nextIndex += 1
+        nextOffset += size
+        return OpenChunk(index: index, size: size, feeds: feeds, messageBytes: pipeline.limits.putChunkMessageBytes)
+    }
+
+    /// Every byte of chunk `index` went out with this CRC32C.
+    mutating func finished(_ index: Int, crc: UInt32) {
+        computed[index] = crc
+    }
+
+    /// Holds a stored chunk's receipts against what was sent: every replica must have stored exactly the
+    /// bytes and checksum the gateway computed.
+    mutating func check(_ stored: StoredChunk, into crcs: inout [UInt32]) throws {
+        inFlight -= 1
+        guard let crc = computed.removeValue(forKey: stored.index) else {
+            preconditionFailure("chunk \(stored.index) was acknowledged before it was finished")
+        }
+        for (node, receipt) in stored.receipts where receipt.size != UInt64(stored.size) || receipt.crc32c != crc {
+            throw ReplicaWriteError(node: node, chunk: stored.id, underlying: S3Error(
+                .internalError, message: "node stored \(receipt.size) bytes with CRC32C \(receipt.crc32c); sent \(stored.size) with \(crc)"))
+        }
+        while crcs.count <= stored.index { crcs.append(0) }
+        crcs[stored.index] = crc
+    }
+}
+
+/// The chunk being filled: its CRC32C, and the batch of body buffers not yet sent to its replicas.
+struct OpenChunk {
+    let index: Int
+    let size: Int64
+    let feeds: [BoundedFeed<[ByteBuffer]>]
+    let messageBytes: Int
+    private var appended: Int64 = 0
+    private var crc = CRC32C()
+    private var batch: [ByteBuffer] = []
+    private var batchBytes = 0
+
+    init(index: Int, size: Int64, feeds: [BoundedFeed<[ByteBuffer]>], messageBytes: Int) {
+        self.index = index
+        self.size = size
+        self.feeds = feeds
+        self.messageBytes = messageBytes
+    }
+
+    var remaining: Int64 { size - appended }
+
+    mutating func append(_ buffer: ByteBuffer) async throws {
+        precondition(Int64(buffer.readableBytes) <= remaining, "more bytes than the chunk declared")
+        buffer.withUnsafeReadableBytes { crc.update($0) }
+        appended += Int64(buffer.readableBytes)
+        batch.append(buffer)
+        batchBytes += buffer.readableBytes
+        if batchBytes >= messageBytes { try await flush() }
+    }
+
+    /// Sends what is batched and ends the replica streams; returns the chunk's CRC32C.
+    mutating func finish() async throws -> UInt32 {
+        precondition(remaining == 0, "a chunk finished short")
+        try await flush()
+        for feed in feeds { feed.finish() }
+        return crc.value
+    }
+
+    private mutating func flush() async throws {
+        guard !batch.isEmpty else { return }
+        for feed in feeds { try await feed.send(batch) }
+        batch = []
+        batchBytes = 0
+    }
+}
+
+extension ChunkID {
+    /// 128 random bits in hex: unique without coordination between gateways.
+    static func random() -> ChunkID {
+        var generator = SystemRandomNumberGenerator()
+        let words = [generator.next() as UInt64, generator.next() as UInt64]
+        let text = words.map { word -> String in
+            let hex = String(word, radix: 16)
+            return String(repeating: "0", count: 16 - hex.count) + hex
+        }.joined()
+        return try! ChunkID(text)
+    }
+}
