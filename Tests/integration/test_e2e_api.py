@@ -430,7 +430,7 @@ class TestProtocol:
             except OSError:
                 pass  # the gateway stopped reading: expected once it passed the limit
             try:
-                response = connection.read_response(timeout=60.0)
+                response = connection.read_final_response(timeout=60.0)
             except (OSError, ConnectionError):
                 response = None
         if response is not None:
