@@ -497,6 +497,7 @@ def s3_cluster() -> Iterator[S3Cluster]:
                     pytrace=False)
     # /var/tmp, not /tmp: on disk (GiB objects), and short enough for PostgreSQL's unix socket path.
     root = Path(tempfile.mkdtemp(prefix="silo-s3-", dir=os.environ.get("SILO_TEST_TMPDIR") or "/var/tmp"))
+    root.chmod(0o711)  # PostgreSQL runs as the postgres user when we are root: it must traverse to its directory
     directory = root / "cluster"
     keep = os.environ.get("SILO_KEEP_TMP") == "1"
     up = [str(binary), "cluster", "up", "--dir", str(directory), "--nodes", str(CLUSTER_NODE_COUNT),
