@@ -18,11 +18,13 @@ public struct DownloadPipeline: Sendable {
     let nodes: NodeDirectory
     let limits: GatewayLimits
     let logger: Logger
+    let metrics: GatewayMetrics?
 
-    public init(nodes: NodeDirectory, limits: GatewayLimits, logger: Logger) {
+    public init(nodes: NodeDirectory, limits: GatewayLimits, logger: Logger, metrics: GatewayMetrics? = nil) {
         self.nodes = nodes
         self.limits = limits
         self.logger = logger
+        self.metrics = metrics
     }
 
     /// A started download: the first piece is in hand (so a failure to read anything still becomes an
@@ -72,6 +74,8 @@ public struct DownloadPipeline: Sendable {
     /// next one from the byte where it stopped. A whole-chunk read is also checked against the CRC32C the
     /// upload recorded (the node checks each block it reads against its own table).
     private func fetchSlice(_ slice: ChunkSlice, of chunk: ChunkPlacement, into feed: BoundedFeed<ByteBuffer>) async throws {
+        metrics?.chunksInFlight.increment()
+        defer { metrics?.chunksInFlight.decrement() }
         let progress = Mutex((delivered: Int64(0), crc: CRC32C()))
         var failures: [String] = []
         for replica in nodes.readOrder(chunk.replicas) {

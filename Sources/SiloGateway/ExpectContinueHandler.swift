@@ -2,7 +2,8 @@ import HTTPTypes
 import NIOCore
 import NIOHTTPTypes
 
-/// Answers `Expect: 100-continue` when the gateway decides to read the body, not before.
+/// Answers `Expect: 100-continue` when the gateway decides to read the body, not before; and closes the
+/// connection after a response that says `Connection: close`.
 ///
 /// Hummingbird does not send 100 Continue, and curl, boto3 and the aws cli wait about a second for it on
 /// every upload. The handler that serves the request calls `sendContinue(on:)` once it has checked what it
@@ -38,6 +39,11 @@ final class ExpectContinueHandler: ChannelDuplexHandler, RemovableChannelHandler
             closeAfterResponse = true
             response.headerFields[.connection] = "close"
             context.write(wrapOutboundOut(.head(response)), promise: promise)
+        case .head(let response) where response.headerFields[.connection] == "close":
+            // The gateway gave up on a body part-way (too large, refused): reading the rest only to throw it
+            // away could take as long as the upload, so the connection ends with this response.
+            closeAfterResponse = true
+            context.write(data, promise: promise)
         case .end where closeAfterResponse:
             closeAfterResponse = false
             context.writeAndFlush(data, promise: promise)

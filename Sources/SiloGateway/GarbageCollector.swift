@@ -49,7 +49,8 @@ public struct GarbageCollector: Sendable {
     /// Claims one batch and deletes what it can; returns how many chunks were claimed.
     @discardableResult
     public func collectOnce() async throws -> Int {
-        let batch = try await store.claimGarbage(count: limits.garbageBatchMax, lease: limits.garbageLease)
+        let batch = try await store.claimGarbage(count: limits.garbageBatchMax, lease: limits.garbageLease,
+                                                 grace: limits.garbageGrace)
         guard !batch.isEmpty else { return 0 }
         let done = await withTaskGroup(of: Int64?.self) { group in
             for chunk in batch {

@@ -36,6 +36,9 @@ public struct GatewayLimits: Sendable, Equatable {
     public var garbageInterval: Duration = .milliseconds(500)
     public var garbageBatchMax: Int = 64
     public var garbageLease: Duration = .seconds(60)
+    /// How long a replaced or deleted version's chunks stay on the nodes before GC takes them: downloads
+    /// that read the old version's metadata just before keep reading it for this long.
+    public var garbageGrace: Duration = .seconds(10)
     /// Janitor: a pending upload untouched this long is abandoned (its gateway died or its client left).
     public var abandonedUploadAge: Duration = .seconds(15 * 60)
     public var janitorInterval: Duration = .seconds(30)

@@ -34,8 +34,8 @@ public struct S3Gateway: HTTPResponder {
         self.store = store
         self.nodes = nodes
         self.limits = limits
-        self.uploads = UploadPipeline(store: store, nodes: nodes, limits: limits, logger: logger)
-        self.downloads = DownloadPipeline(nodes: nodes, limits: limits, logger: logger)
+        self.uploads = UploadPipeline(store: store, nodes: nodes, limits: limits, logger: logger, metrics: metrics)
+        self.downloads = DownloadPipeline(nodes: nodes, limits: limits, logger: logger, metrics: metrics)
         self.secrets = SecretCache(store: store)
         // Any region: clients sign for `us-east-1`, `auto` or their own configuration's region.
         self.verifier = SigV4Verifier(region: nil)
@@ -62,6 +62,10 @@ public struct S3Gateway: HTTPResponder {
         } catch {
             let s3Error = Self.s3Error(for: error, logger: logger, requestID: requestID)
             response = Self.errorResponse(s3Error, requestID: requestID, method: request.method)
+            if request.method == .put || request.method == .post {
+                // The body may be partly unread; the connection cannot carry another request after it.
+                response.headers[.connection] = "close"
+            }
         }
         response.headers[.init("x-amz-request-id")!] = requestID
         response.headers[.server] = "Silo"

@@ -43,12 +43,15 @@ public struct UploadPipeline: Sendable {
     let nodes: NodeDirectory
     let limits: GatewayLimits
     let logger: Logger
+    let metrics: GatewayMetrics?
 
-    public init(store: MetadataStore, nodes: NodeDirectory, limits: GatewayLimits, logger: Logger) {
+    public init(store: MetadataStore, nodes: NodeDirectory, limits: GatewayLimits, logger: Logger,
+                metrics: GatewayMetrics? = nil) {
         self.store = store
         self.nodes = nodes
         self.limits = limits
         self.logger = logger
+        self.metrics = metrics
     }
 
     /// Stores `body` as `request` says. `beforeBody` runs once everything that can be checked without the
@@ -224,8 +227,11 @@ struct ChunkPlacer {
 
         let feeds = targets.map { _ in BoundedFeed<[ByteBuffer]>(capacity: pipeline.limits.replicaQueueBatchesMax) }
         let index = nextIndex
+        let metrics = pipeline.metrics
         group.addTask {
-            try await withThrowingTaskGroup(of: (NodeID, PutChunkReceipt).self) { replicas in
+            metrics?.chunksInFlight.increment()
+            defer { metrics?.chunksInFlight.decrement() }
+            return try await withThrowingTaskGroup(of: (NodeID, PutChunkReceipt).self) { replicas in
                 for (target, feed) in zip(targets, feeds) {
                     replicas.addTask {
                         do {

@@ -26,7 +26,8 @@ extension MetadataStore {
     static let claimGarbage = Statement("silo_claim_garbage", """
         UPDATE gc_queue SET claimed_until = now() + make_interval(secs => $2), attempts = attempts + 1
         WHERE gc_id IN (
-            SELECT gc_id FROM gc_queue WHERE claimed_until IS NULL OR claimed_until < now()
+            SELECT gc_id FROM gc_queue
+            WHERE (claimed_until IS NULL OR claimed_until < now()) AND enqueued_at <= now() - make_interval(secs => $3)
             ORDER BY gc_id LIMIT $1 FOR UPDATE SKIP LOCKED)
         RETURNING gc_id, chunk_id, replica_node_ids, attempts
         """)
@@ -132,10 +133,13 @@ extension MetadataStore {
 
     /// Hands out up to `count` chunks to delete, leased for `lease`. Concurrent workers never get the same
     /// row (`FOR UPDATE SKIP LOCKED`); a row whose lease ran out without an ack is handed out again.
-    public func claimGarbage(count: Int, lease: Duration) async throws -> [GarbageChunk] {
+    ///
+    /// Only chunks queued at least `grace` ago are handed out: a download that read the metadata of a
+    /// version just before it was replaced or deleted can still fetch its chunks for that long.
+    public func claimGarbage(count: Int, lease: Duration, grace: Duration = .zero) async throws -> [GarbageChunk] {
         let rows = max(0, min(count, limits.claimRowsMax))
         return try await pool.transaction { connection in
-            let result = try connection.execute(Self.claimGarbage, [rows.sql, Self.seconds(lease)])
+            let result = try connection.execute(Self.claimGarbage, [rows.sql, Self.seconds(lease), Self.seconds(grace)])
             return try (0..<result.rowCount).map { row in
                 GarbageChunk(gcID: try result.requiredInt64(row, 0), chunkID: try result.chunkID(row, 1),
                              replicas: try result.nodeIDs(row, 2), attempts: Int(try result.requiredInt64(row, 3)))

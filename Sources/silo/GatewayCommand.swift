@@ -39,6 +39,9 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "Age after which an unfinished upload is abandoned and its chunks collected, in seconds.")
     var abandonedUploadSeconds: Int = 15 * 60
 
+    @Option(help: "Seconds a replaced or deleted object's chunks stay readable before GC removes them.")
+    var gcGraceSeconds: Int = 10
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = "info"
 
@@ -65,6 +68,7 @@ struct GatewayCommand: AsyncParsableCommand {
         limits.chunkBytes = ByteCount(parsing: chunkBytes)!.bytes
         limits.objectBytesMax = ByteCount(parsing: maxObjectBytes)!.bytes
         limits.abandonedUploadAge = .seconds(abandonedUploadSeconds)
+        limits.garbageGrace = .seconds(max(0, gcGraceSeconds))
         do { try limits.validate() } catch { throw ValidationError("\(error)") }
         var databaseLimits = MetadataLimits()
         databaseLimits.poolConnections = databaseConnections
