@@ -39,7 +39,7 @@ enum ChildProcess {
 
 /// glibc's `_np` spawn actions (2.29 and 2.34) are declared only under `_GNU_SOURCE`, which Swift's Glibc
 /// module does not define: looked up at run time, and skipped on a libc without them.
-private enum GNUSpawnActions {
+enum GNUSpawnActions {
     typealias ChangeDirectory = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>,
                                                 UnsafePointer<CChar>) -> Int32
     typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32

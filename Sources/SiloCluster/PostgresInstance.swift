@@ -43,6 +43,14 @@ public final class PostgresInstance: Sendable {
         return instance
     }
 
+    /// The cluster an earlier `start(in:)` created in `directory`, running or not (nil when there is none):
+    /// what `silo cluster` uses to start it again, stop it or ask for its pid. `options` must name the same
+    /// port; its durability applies from the next `start()`.
+    public static func existing(in directory: String, options: Options = Options()) throws -> PostgresInstance? {
+        let instance = try PostgresInstance(directory: directory, options: options)
+        return FileManager.default.fileExists(atPath: instance.dataDirectory + "/PG_VERSION") ? instance : nil
+    }
+
     private init(directory: String, options: Options) throws {
         let absolute = URL(fileURLWithPath: directory).standardizedFileURL.path
         self.directory = absolute
@@ -57,6 +65,19 @@ public final class PostgresInstance: Sendable {
     /// libpq conninfo for `database` as the superuser over the socket.
     public func connectionString(database: String = "postgres") -> String {
         "host=\(Self.quoted(directory)) port=\(port) user=\(Self.quoted(options.superuser)) dbname=\(Self.quoted(database))"
+    }
+
+    /// The same as a `postgresql://` URI, with the socket directory percent-encoded as the host: one word
+    /// with no space or quote, so it goes into an environment file or a shell variable as it is.
+    public func connectionURI(database: String = "postgres") -> String {
+        Self.connectionURI(directory: directory, options: options, database: database)
+    }
+
+    /// `connectionURI` of the instance `directory` holds (or would hold) with `options`, without opening it.
+    public static func connectionURI(directory: String, options: Options, database: String) -> String {
+        let absolute = URL(fileURLWithPath: directory).standardizedFileURL.path
+        return "postgresql://\(percentEncoded(options.superuser))@\(percentEncoded(absolute)):"
+            + "\(options.tcpPort ?? 5432)/\(percentEncoded(database))"
     }
 
     /// The postmaster's pid while it runs (first line of postmaster.pid).
@@ -96,7 +117,12 @@ public final class PostgresInstance: Sendable {
     /// Starts the server (again, after `stop`) and waits until it accepts connections.
     public func start() throws {
         guard !isRunning else { return }
-        try runServerTool("pg_ctl", ["start", "-D", dataDirectory, "-l", logFile, "-w", "-t", "60", "-s"])
+        // Durability on the command line as well as in postgresql.conf: the command line wins, so an
+        // existing cluster started again follows the options it is started with now.
+        let durability = options.durable ? "on" : "off"
+        let settings = ["fsync", "synchronous_commit", "full_page_writes"].map { "-c \($0)=\(durability)" }
+        try runServerTool("pg_ctl", ["start", "-D", dataDirectory, "-l", logFile, "-w", "-t", "60", "-s",
+                                     "-o", settings.joined(separator: " ")])
     }
 
     /// Stops the server by its pid (pg_ctl's fast mode: sessions are ended, nothing committed is lost) and
@@ -160,6 +186,23 @@ public final class PostgresInstance: Sendable {
         throw PostgresInstanceError("no initdb found under \(root)/*/bin or on PATH; install postgresql")
     }
 
+    /// Every byte outside RFC 3986's unreserved set as %XX: what a libpq URI needs in its host (a socket
+    /// directory) and elsewhere.
+    static func percentEncoded(_ value: String) -> String {
+        var output = ""
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
+                 UInt8(ascii: "~"):
+                output.unicodeScalars.append(Unicode.Scalar(byte))
+            default:
+                output += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
+            }
+        }
+        return output
+    }
+
     /// A conninfo value in single quotes, with `\` and `'` escaped as libpq expects.
     static func quoted(_ value: String) -> String {
         "'" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
@@ -169,4 +212,10 @@ public final class PostgresInstance: Sendable {
 public struct PostgresInstanceError: Error, Sendable, CustomStringConvertible {
     public let description: String
     init(_ description: String) { self.description = description }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
 }

@@ -1,0 +1,20 @@
+/// A failure of `silo cluster up|down|status`, with the message a person needs to act on it (often the
+/// tail of a process's log).
+public struct ClusterError: Error, Sendable, CustomStringConvertible {
+    public enum Kind: Sendable, Equatable {
+        /// `up` found the cluster's processes running.
+        case alreadyRunning
+        /// Another `silo cluster` command holds the directory's lock.
+        case directoryBusy
+        /// Anything else: a process that did not start, a port in use, a file that could not be written.
+        case failed
+    }
+
+    public let kind: Kind
+    public let description: String
+
+    public init(_ description: String, kind: Kind = .failed) {
+        self.kind = kind
+        self.description = description
+    }
+}

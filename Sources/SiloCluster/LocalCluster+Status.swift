@@ -1,0 +1,101 @@
+import Foundation
+
+/// What `silo cluster status` reports: each process with its pid, whether it runs, and its address, and
+/// the gateway's `/health` answer when it runs.
+public struct ClusterStatus: Sendable {
+    public struct Component: Sendable {
+        /// `postgresql`, `node-1` …, `gateway`.
+        public let name: String
+        /// The recorded pid (alive or not); nil when none is recorded.
+        public let pid: Int32?
+        public let alive: Bool
+        /// host:port, the gateway's URL, or PostgreSQL's socket; "-" when unknown.
+        public let address: String
+    }
+
+    public enum Summary: Sendable {
+        /// Every process of the cluster runs and `cluster.env` is there.
+        case running
+        /// Some run, some do not (or `up` has not finished).
+        case partial
+        /// Nothing runs.
+        case stopped
+    }
+
+    public let directory: String
+    public let components: [Component]
+    /// `cluster.env`, when `up` finished and no `down` followed.
+    public let environment: ClusterEnvironment?
+    /// The gateway's `GET /health` status and body, when it answered.
+    public let gatewayHealthStatus: Int?
+    public let gatewayHealthBody: String?
+    /// Why the gateway's health could not be read (it runs but did not answer).
+    public let gatewayHealthError: String?
+
+    public var summary: Summary {
+        let alive = components.filter(\.alive).count
+        if alive == 0 { return .stopped }
+        return alive == components.count && environment != nil ? .running : .partial
+    }
+}
+
+extension LocalCluster {
+    /// Looks at the pid files, the processes behind them and `cluster.env`; asks a running gateway for
+    /// `/health` (within `healthTimeout`). Changes nothing.
+    public func status(healthTimeout: Duration = .seconds(2)) async throws -> ClusterStatus {
+        try await onDedicatedThread { try self.inspect(healthTimeout: healthTimeout) }
+    }
+
+    private func inspect(healthTimeout: Duration) throws -> ClusterStatus {
+        let environment = ClusterEnvironment.read(layout.environmentFile)
+        var components: [ClusterStatus.Component] = []
+
+        if let postgres = try PostgresInstance.existing(in: layout.postgresDirectory) {
+            let pid = postgres.pid
+            components.append(.init(name: "postgresql", pid: pid, alive: pid != nil,
+                                    address: "unix socket \(postgres.socketPath)"))
+        }
+
+        let listedNodes = environment?[ClusterEnvironment.storageNodes]?.split(separator: ",").map(String.init) ?? []
+        let numbers = Set(layout.nodeNumbersWithPIDFiles()).union(listedNodes.indices.map { $0 + 1 }).sorted()
+        for number in numbers {
+            let process = ClusterProcess.node(number, in: layout)
+            let running = process.running()
+            let listed = number <= listedNodes.count ? listedNodes[number - 1] : "-"
+            components.append(.init(
+                name: process.name, pid: running?.pid ?? process.recordedPID, alive: running != nil,
+                address: running.flatMap { ProcessControl.value(of: "--listen", in: $0.arguments) } ?? listed))
+        }
+
+        let gateway = ClusterProcess.gateway(in: layout)
+        let gatewayRunning = gateway.running()
+        var health: (status: Int?, body: String?, error: String?) = (nil, nil, nil)
+        if gatewayRunning != nil || gateway.recordedPID != nil || environment?[ClusterEnvironment.endpoint] != nil {
+            let listen = gatewayRunning.flatMap { ProcessControl.value(of: "--listen", in: $0.arguments) }
+            let address = listen.map { "http://\($0)" } ?? environment?[ClusterEnvironment.endpoint] ?? "-"
+            components.append(.init(name: gateway.name, pid: gatewayRunning?.pid ?? gateway.recordedPID,
+                                    alive: gatewayRunning != nil, address: address))
+            if gatewayRunning != nil, let listen, let (host, port) = Self.split(listen) {
+                do {
+                    let response = try NetworkProbe.get(host: host, port: port, path: "/health", timeout: healthTimeout)
+                    health = (response.status, response.body, nil)
+                } catch {
+                    health = (nil, nil, "\(error)")
+                }
+            }
+        }
+        return ClusterStatus(directory: layout.directory, components: components, environment: environment,
+                             gatewayHealthStatus: health.status, gatewayHealthBody: health.body,
+                             gatewayHealthError: health.error)
+    }
+
+    /// "host:port" or "[v6]:port".
+    static func split(_ address: String) -> (String, Int)? {
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else {
+            return nil
+        }
+        var host = String(address[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return host.isEmpty ? nil : (host, port)
+    }
+}
