@@ -39,10 +39,15 @@ struct Report: Sendable, Codable {
         var min: Double
         var max: Double
         var samples: [Double]
+        /// The replication factor and chunk size of the cluster, for the figures that depend on them
+        /// (end to end through a gateway); absent from the others, and from reports before they existed.
+        var replicas: Int?
+        var chunkBytes: Int?
 
         enum CodingKeys: String, CodingKey {
-            case name, value, unit, target, goal, better, limit, pass, min, max, samples
+            case name, value, unit, target, goal, better, limit, pass, min, max, samples, replicas
             case limitedBy = "limited_by", limitRatio = "limit_ratio", goalMet = "goal_met"
+            case chunkBytes = "chunk_bytes"
         }
 
         // By hand so that absent values are null, not missing.
@@ -62,6 +67,8 @@ struct Report: Sendable, Codable {
             try container.encode(min, forKey: .min)
             try container.encode(max, forKey: .max)
             try container.encode(samples, forKey: .samples)
+            try container.encodeIfPresent(replicas, forKey: .replicas)
+            try container.encodeIfPresent(chunkBytes, forKey: .chunkBytes)
         }
 
         init(_ measured: MeasuredFigure, calibration: Calibration?) {
@@ -87,6 +94,8 @@ struct Report: Sendable, Codable {
             min = Format.rounded(measured.minimum)
             max = Format.rounded(measured.maximum)
             samples = measured.samples.map(Format.rounded)
+            replicas = spec.replicas
+            chunkBytes = spec.chunkBytes
         }
     }
 

@@ -77,6 +77,20 @@ struct FigureSpec: Sendable {
     let goal: Double?
     let better: Better
     let limitedBy: [CalibrationFigure]
+    /// The replication factor and chunk size of the cluster measured, for figures that depend on them.
+    var replicas: Int? = nil
+    var chunkBytes: Int? = nil
+
+    /// Tells figures of one name measured on differently configured clusters apart.
+    var key: String { name + (replicas.map { "@R\($0)" } ?? "") }
+
+    /// This figure as measured on a cluster of `replicas` replicas and `chunkBytes` chunks.
+    func on(replicas: Int?, chunkBytes: Int?) -> FigureSpec {
+        var spec = self
+        spec.replicas = replicas
+        spec.chunkBytes = chunkBytes
+        return spec
+    }
 
     func meets(_ threshold: Double?, _ value: Double) -> Bool? {
         guard let threshold else { return nil }
@@ -117,14 +131,15 @@ struct FigureRecorder {
     private var samples: [String: [Double]] = [:]
 
     mutating func record(_ spec: FigureSpec, _ value: Double, in round: Round) {
-        Progress.line("\(spec.name) \(round.label) … \(Format.value(value)) \(spec.unit.rawValue)")
-        if !round.isWarmUp { samples[spec.name, default: []].append(value) }
+        let setup = spec.replicas.map { " R=\($0)" } ?? ""
+        Progress.line("\(spec.name)\(setup) \(round.label) … \(Format.value(value)) \(spec.unit.rawValue)")
+        if !round.isWarmUp { samples[spec.key, default: []].append(value) }
     }
 
     /// The figures of `specs` that have at least one counted sample, in the order given.
     func figures(_ specs: [FigureSpec]) -> [MeasuredFigure] {
         specs.compactMap { spec in
-            guard let values = samples[spec.name], !values.isEmpty else { return nil }
+            guard let values = samples[spec.key], !values.isEmpty else { return nil }
             return MeasuredFigure(spec: spec, samples: values)
         }
     }
