@@ -5,14 +5,17 @@
 #   scripts/test.sh --all           everything, slow (1–2 GiB chunks) included
 #   scripts/test.sh -- -k health    extra arguments after -- go to pytest
 #
-# Environment: STORAGE_NODES=host:port,... runs the integration suite against a running cluster instead of
-# nodes it starts itself; SILO_BIN overrides the node binary (default .build/debug/silo).
+# Environment: the integration suite starts its own cluster (`silo cluster up` in a temporary directory, and
+# six nodes of its own for the gRPC tests) unless told to use running ones: API_BASE_URL (or SILO_ENDPOINT)
+# with SILO_ACCESS_KEY and SILO_SECRET_KEY names a gateway (plus SILO_CLUSTER_DIR and SILO_DATABASE_URL for
+# the tests that look at node directories or the database), STORAGE_NODES=host:port,... names nodes.
+# SILO_BIN overrides the silo binary (default .build/debug/silo).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$PWD
 
-usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
 
 all=0
 pytest_args=()
