@@ -91,6 +91,7 @@ let package = Package(
         .testTarget(name: "SiloGatewayTests", dependencies: [
             "SiloGateway", "SiloCore", "SiloTestSupport", "SiloMetadata", "SiloCluster", "SiloStorage", "SiloIO",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
+            grpcCore, grpcHTTP2, nioCore, logging, .product(name: "Crypto", package: "swift-crypto"),
         ]),
     ],
     swiftLanguageModes: [.v6]
