@@ -5,13 +5,13 @@ import Glibc
 /// Blocking IPv4 loopback sockets, for the TCP calibration and for finding a free port for the node.
 /// Every call retries EINTR and throws `BenchError` with the errno.
 enum Sockets {
-    /// A listening socket on 127.0.0.1 with a kernel-chosen port.
-    static func listenLoopback() throws -> (descriptor: Int32, port: Int) {
+    /// A listening socket on 127.0.0.1, on `port` or (0) a kernel-chosen one.
+    static func listenLoopback(port: Int = 0) throws -> (descriptor: Int32, port: Int) {
         let descriptor = try makeSocket()
         do {
             var reuse: Int32 = 1
             _ = setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
-            var address = loopbackAddress(port: 0)
+            var address = loopbackAddress(port: port)
             try check("bind") {
                 withUnsafePointer(to: &address) {
                     $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
@@ -33,6 +33,23 @@ enum Sockets {
         let (descriptor, port) = try listenLoopback()
         close(descriptor)
         return port
+    }
+
+    /// The first of `count` consecutive ports on 127.0.0.1 that were all free a moment ago (same race as
+    /// `freeLoopbackPort`), for a cluster whose nodes take a base port and the ones after it. Searched
+    /// from random bases below the kernel's ephemeral range (32768 and up), where outgoing connections
+    /// do not land.
+    static func freeLoopbackPortRun(count: Int, attemptsMax: Int = 100) throws -> Int {
+        for _ in 0..<attemptsMax {
+            let base = Int.random(in: 20_000...(32_000 - count))
+            let free = (base..<base + count).allSatisfy { port in
+                guard let (descriptor, _) = try? listenLoopback(port: port) else { return false }
+                close(descriptor)
+                return true
+            }
+            if free { return base }
+        }
+        throw BenchError("no run of \(count) free loopback ports found in \(attemptsMax) attempts")
     }
 
     /// A connected socket to 127.0.0.1:`port`.

@@ -14,7 +14,7 @@ protocol Workload: Sendable {
 }
 
 enum Workloads {
-    static let all: [any Workload.Type] = [ChunkWorkload.self, MetadataWorkload.self]
+    static let all: [any Workload.Type] = [ChunkWorkload.self, MetadataWorkload.self, E2EWorkload.self]
 
     static func named(_ name: String) -> (any Workload.Type)? {
         all.first { $0.name == name }
@@ -33,6 +33,8 @@ struct WorkloadContext: Sendable {
     let nodeBinary: String
     /// Passed to `silo node --io-backend` when set.
     let ioBackend: IOBackendChoice?
+    /// An S3 endpoint to measure instead of a cluster the bench starts (the S3 workloads only).
+    var s3Target: S3Target? = nil
     let limits: Limits
     let logger: Logger
 }
