@@ -124,12 +124,13 @@ struct PipelineCluster {
         Dictionary(uniqueKeysWithValues: nodes.map { ($0.id, $0.chunkFileNames) })
     }
 
-    /// Runs GC rounds until the queue is empty or `roundsMax` rounds claimed nothing new.
-    func collectUntilEmpty(roundsMax: Int = 50) async throws {
-        for _ in 0..<roundsMax {
+    /// Runs GC rounds until the queue is empty (waiting out the grace and any leases) or `limit` passed.
+    func collectUntilEmpty(within limit: Duration = .seconds(15)) async throws {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
             try await collector.collectOnce()
             if try await store.garbageCount() == 0 { return }
-            try await Task.sleep(for: .milliseconds(20))
+            try await Task.sleep(for: .milliseconds(50))
         }
     }
 }
