@@ -1,4 +1,5 @@
 import Foundation
+import SiloIO
 
 #if canImport(Glibc)
 import Glibc
@@ -52,8 +53,8 @@ struct ThrowawayCluster: Sendable {
             try? FileManager.default.removeItem(atPath: directory)
         }
         do {
-            let cluster = try await start(silo: silo, directory: directory, replicas: replicas, logPath: logPath,
-                                          running: starting)
+            let cluster = try await start(silo: silo, directory: directory, replicas: replicas,
+                                          ioBackend: context.ioBackend, logPath: logPath, running: starting)
             let result = try await body(cluster)
             try await stop(silo: silo, directory: directory, logPath: logPath)
             InterruptTeardown.unregister(teardown)
@@ -70,13 +71,14 @@ struct ThrowawayCluster: Sendable {
         }
     }
 
-    private static func start(silo: String, directory: String, replicas: Int, logPath: String,
-                              running: RunningPID) async throws -> ThrowawayCluster {
+    private static func start(silo: String, directory: String, replicas: Int, ioBackend: IOBackendChoice?,
+                              logPath: String, running: RunningPID) async throws -> ThrowawayCluster {
         let gatewayPort = try Sockets.freeLoopbackPort()
         let nodeBasePort = try Sockets.freeLoopbackPortRun(count: nodeCount)
         let arguments = ["cluster", "up", "--dir", directory, "--nodes", String(nodeCount),
                          "--replicas", String(replicas), "--gateway-port", String(gatewayPort),
                          "--node-base-port", String(nodeBasePort)]
+            + (ioBackend.map { ["--io-backend", $0.rawValue] } ?? [])
         Progress.line("starting \(silo) \(arguments.joined(separator: " "))")
         let clock = ContinuousClock()
         let started = clock.now
