@@ -15,6 +15,8 @@ public struct GatewayLimits: Sendable, Equatable {
     public var putChunkMessageBytes: Int = 1 << 20
     /// Body batches queued per replica stream before the upload waits for the slowest node.
     public var replicaQueueBatchesMax: Int = 4
+    /// Request-body buffers the MD5/SHA-256 task may lag behind the forwarding (each a network read).
+    public var hashQueueBuffersMax: Int = 64
     /// Chunks a download fetches ahead of the one it is sending.
     public var downloadChunksAheadMax: Int = 1
     /// Pieces (≤ 1 MiB each) a prefetched chunk may hold before its stream waits for the client.
@@ -57,6 +59,7 @@ public struct GatewayLimits: Sendable, Equatable {
         try require(putChunkMessageBytes >= 64 << 10 && putChunkMessageBytes <= 8 << 20,
                     "putChunkMessageBytes must be in 64 KiB...8 MiB")
         try require(replicaQueueBatchesMax >= 1, "replicaQueueBatchesMax must be at least 1")
+        try require(hashQueueBuffersMax >= 1, "hashQueueBuffersMax must be at least 1")
         try require((0...16).contains(downloadChunksAheadMax), "downloadChunksAheadMax must be in 0...16")
         try require(prefetchPiecesMax >= 1, "prefetchPiecesMax must be at least 1")
         try require(uploadsInFlightMax >= 1, "uploadsInFlightMax must be at least 1")

@@ -34,7 +34,7 @@ public struct UploadedObject: Sendable {
 /// Copies of each body byte, after the kernel's: (1) into the PutChunk message of each replica (the
 /// serializer gathers the body's buffers), (2) the HTTP/2 framer's, to the socket. MD5 (the ETag), the
 /// chunk's CRC32C and, for signed payloads, SHA-256 read each byte once, on the way, from the request
-/// buffer itself.
+/// buffer itself; the hashes on a task of their own, so they overlap the forwarding.
 ///
 /// Nothing is visible until the commit; whatever fails before it leaves a pending record whose chunks
 /// go to the GC queue (at once here, or by the janitor if this gateway dies).
@@ -90,8 +90,26 @@ public struct UploadPipeline: Sendable {
     private func stream<Body: AsyncSequence>(
         _ request: UploadRequest, body: Body, pending: PendingUploadID
     ) async throws -> Streamed where Body.Element == ByteBuffer {
-        var md5 = Insecure.MD5()
-        var sha256 = request.expectedSHA256 == nil ? nil : SHA256()
+        // MD5 (and SHA-256) run on a task of their own, fed the same buffers (no copy): inline, MD5 alone was
+        // 43% of the gateway's CPU on a 1 GiB PUT and every byte paid it in series with forwarding.
+        let hashing = BoundedFeed<ByteBuffer>(capacity: limits.hashQueueBuffersMax)
+        let wantsSHA256 = request.expectedSHA256 != nil
+        let hasher = Task { () throws -> (md5: [UInt8], sha256: [UInt8]?) in
+            var md5 = Insecure.MD5()
+            var sha256 = wantsSHA256 ? SHA256() : nil
+            for try await buffer in hashing {
+                buffer.withUnsafeReadableBytes { bytes in
+                    md5.update(bufferPointer: bytes)
+                    sha256?.update(bufferPointer: bytes)
+                }
+            }
+            return (Array(md5.finalize()), sha256.map { Array($0.finalize()) })
+        }
+        defer {
+            // Stops the hasher when the upload fails; after a finished stream it is a no-op.
+            hashing.fail(CancellationError())
+            hasher.cancel()
+        }
         var total: Int64 = 0
         var chunkCRCs: [UInt32] = []
 
@@ -111,10 +129,7 @@ public struct UploadPipeline: Sendable {
                 if let length = request.contentLength, total + count > length {
                     throw S3Error(.invalidRequest, message: "The body is longer than its Content-Length.")
                 }
-                buffer.withUnsafeReadableBytes { bytes in
-                    md5.update(bufferPointer: bytes)
-                    sha256?.update(bufferPointer: bytes)
-                }
+                try await hashing.send(buffer)
                 total += count
 
                 if let length = request.contentLength {
@@ -158,13 +173,15 @@ public struct UploadPipeline: Sendable {
             while let stored = try await group.next() { try placer.check(stored, into: &chunkCRCs) }
         }
 
-        if let expected = request.expectedSHA256, let sha256 {
-            guard Array(sha256.finalize()) == expected else {
+        hashing.finish()
+        let digests = try await hasher.value
+        if let expected = request.expectedSHA256, let sha256 = digests.sha256 {
+            guard sha256 == expected else {
                 throw S3Error(.xAmzContentSHA256Mismatch,
                               message: "The provided 'x-amz-content-sha256' header does not match what was computed.")
             }
         }
-        let digest = Array(md5.finalize())
+        let digest = digests.md5
         if let expected = request.expectedMD5, expected != digest {
             throw S3Error(.badDigest, message: "The Content-MD5 you specified did not match what we received.")
         }
