@@ -36,12 +36,8 @@ extension ChildProcess {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         // Appended, not truncated: the log of a previous run of the same cluster stays readable above.
-        posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        _ = GNUSpawnActions.addChangeDirectory?(&actions, directory)
-        _ = GNUSpawnActions.addCloseFrom?(&actions, 3)
+        addStandardDescriptors(&actions, outputPath: logPath, outputFlags: O_APPEND, directory: directory)
 
         let arguments = command.map { strdup($0) } + [nil]
         defer { arguments.forEach { free($0) } }

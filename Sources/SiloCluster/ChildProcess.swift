@@ -12,11 +12,7 @@ enum ChildProcess {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        _ = GNUSpawnActions.addChangeDirectory?(&actions, directory)
-        _ = GNUSpawnActions.addCloseFrom?(&actions, 3)
+        addStandardDescriptors(&actions, outputPath: outputPath, outputFlags: O_TRUNC, directory: directory)
 
         let arguments = command.map { strdup($0) } + [nil]
         defer { arguments.forEach { free($0) } }
@@ -34,6 +30,19 @@ enum ChildProcess {
         // WIFEXITED / WEXITSTATUS / WTERMSIG are macros Swift does not import.
         let signal = status & 0x7f
         return signal == 0 ? (status >> 8) & 0xff : 128 + signal
+    }
+}
+
+extension ChildProcess {
+    /// The child's descriptors: stdin from /dev/null, stdout and stderr to `outputPath` (opened with
+    /// `outputFlags` besides write and create), nothing else of ours; and its working directory.
+    static func addStandardDescriptors(_ actions: inout posix_spawn_file_actions_t, outputPath: String,
+                                       outputFlags: Int32, directory: String) {
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | outputFlags, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        _ = GNUSpawnActions.addChangeDirectory?(&actions, directory)
+        _ = GNUSpawnActions.addCloseFrom?(&actions, 3)
     }
 }
 
