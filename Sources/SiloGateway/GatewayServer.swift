@@ -42,6 +42,7 @@ public struct GatewayServer: Sendable {
             "listen": "\(host):\(port)", "replicas": "\(limits.replicaCount)", "chunk_bytes": "\(limits.chunkBytes)",
             "nodes": "\(nodes.members.count)", "nodes_up": "\(nodes.upCount)"])
 
+        var failure: (any Error)?
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await app.runService() }
@@ -52,11 +53,10 @@ public struct GatewayServer: Sendable {
                 group.cancelAll()
             }
         } catch {
-            nodes.shutdown()
-            await store.shutdown()
-            throw error
+            failure = error
         }
         nodes.shutdown()
         await store.shutdown()
+        if let failure { throw failure }
     }
 }
