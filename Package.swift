@@ -12,6 +12,7 @@ let prometheus = Target.Dependency.product(name: "Prometheus", package: "swift-p
 let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
 let nioPosix = Target.Dependency.product(name: "NIOPosix", package: "swift-nio")
 let nioHTTP1 = Target.Dependency.product(name: "NIOHTTP1", package: "swift-nio")
+let nioHTTP2 = Target.Dependency.product(name: "NIOHTTP2", package: "swift-nio-http2")
 
 let package = Package(
     name: "Silo",
@@ -35,6 +36,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
     ],
     targets: [
         // System libraries: module map + pkg-config, nothing else.
@@ -53,7 +55,7 @@ let package = Package(
             grpcCore, grpcProtobuf, .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ], exclude: ["README.md"]),
         .target(name: "SiloStorage", dependencies: [
-            "SiloCore", "SiloIO", "SiloProto", "CSiloShims", grpcCore, grpcHTTP2, grpcProtobuf, logging, nioCore,
+            "SiloCore", "SiloIO", "SiloProto", "CSiloShims", grpcCore, grpcHTTP2, grpcProtobuf, logging, nioCore, nioHTTP2,
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ], exclude: ["FORMAT.md"]),
         .target(name: "SiloMetadata", dependencies: ["SiloCore", "CLibPQ"]),

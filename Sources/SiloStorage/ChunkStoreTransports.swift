@@ -1,5 +1,6 @@
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import Logging
 import SiloCore
 
 /// A node's gRPC address, "host:port".
@@ -35,11 +36,16 @@ public enum ChunkStoreTransports {
     /// HTTP/2 frame size: fewer, larger frames on the data path.
     public static let maxFrameBytes = 1 << 20
 
-    public static func server(address: NodeAddress, limits: Limits) -> HTTP2ServerTransport.Posix {
+    public static func server(address: NodeAddress, limits: Limits,
+                              logger: Logger = Logger(label: "silo.grpc")) -> HTTP2ServerTransport.Posix {
         let config = HTTP2ServerTransport.Posix.Config.defaults { config in
             config.http2.targetWindowSize = targetWindowBytes
             config.http2.maxFrameSize = maxFrameBytes
             config.rpc.maxRequestPayloadSize = limits.grpcMessageBytesMax
+            config.channelDebuggingCallbacks.onAcceptTCPConnection = { channel in
+                ConnectionDiagnostics.install(on: channel, role: "server", logger: logger)
+            }
+            config.channelDebuggingCallbacks.onAcceptHTTP2Stream = StaleWindowUpdateFilter.install(on:)
         }
         return HTTP2ServerTransport.Posix(
             address: .ipv4(host: address.host, port: address.port), transportSecurity: .plaintext,
@@ -48,10 +54,15 @@ public enum ChunkStoreTransports {
 
     /// A client transport to one node. Message limits are set on both directions on purpose: in
     /// grpc-swift-nio-transport 2.9.2 the response limit is governed by `maxRequestMessageBytes`.
-    public static func client(address: NodeAddress, limits: Limits) throws -> HTTP2ClientTransport.Posix {
+    public static func client(address: NodeAddress, limits: Limits,
+                              logger: Logger = Logger(label: "silo.grpc")) throws -> HTTP2ClientTransport.Posix {
         let config = HTTP2ClientTransport.Posix.Config.defaults { config in
             config.http2.targetWindowSize = targetWindowBytes
             config.http2.maxFrameSize = maxFrameBytes
+            config.channelDebuggingCallbacks.onCreateTCPConnection = { channel in
+                ConnectionDiagnostics.install(on: channel, role: "client", logger: logger)
+            }
+            config.channelDebuggingCallbacks.onCreateHTTP2Stream = StaleWindowUpdateFilter.install(on:)
         }
         let methods = MethodConfig(
             names: [MethodConfig.Name(service: "")],
