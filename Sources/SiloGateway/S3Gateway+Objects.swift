@@ -10,13 +10,9 @@ extension S3Gateway {
 
     func putObject(_ bucket: BucketName, _ key: ObjectKey, _ request: S3Request, verification: SigV4Verification,
                    body: RequestBody, context: S3RequestContext) async throws -> Response {
+        let payload = try UploadPayload(request, verification: verification)
         var upload = UploadRequest(bucket: bucket, key: key)
-        if let text = request.headers[.contentLength] {
-            guard let length = Int64(text), length >= 0 else {
-                throw S3Error(.invalidArgument, message: "Content-Length is not a number.")
-            }
-            upload.contentLength = length
-        }
+        upload.contentLength = payload.objectLength
         if let length = upload.contentLength, length > limits.objectBytesMax {
             throw S3Error(.entityTooLarge, message: "Your proposed upload of \(length) bytes exceeds the maximum allowed object size of \(limits.objectBytesMax) bytes.")
         }
@@ -26,12 +22,9 @@ extension S3Gateway {
             }
             upload.contentType = contentType
         }
-        switch verification.payload {
-        case .unsigned: break
-        case .sha256(let hex): upload.expectedSHA256 = Hex.decode(hex)
-        case .streamingSigned, .streamingSignedTrailer, .streamingUnsignedTrailer:
-            throw S3Error(.notImplemented, message: "aws-chunked payloads (\(verification.payload.headerValue)) are not implemented yet.")
-        }
+        upload.expectedSHA256 = payload.expectedSHA256
+        upload.checksumAlgorithm = payload.checksum?.algorithm
+        upload.expectedChecksum = { try payload.expectedChecksumValue() }
         if let md5 = request.headers[HTTPField.Name("Content-MD5")!] {
             guard let digest = Data(base64Encoded: md5), digest.count == 16 else {
                 throw S3Error(.invalidDigest, message: "The Content-MD5 you specified is not valid.")
@@ -43,9 +36,13 @@ extension S3Gateway {
         let uploads = self.uploads
         let metrics = self.metrics
         let counted = CountingBody(body: body, onBytes: { metrics.received(bytes: $0) })
-        let stored = try await uploads.upload(upload, body: counted, beforeBody: { context.continueIfExpected() })
+        let stored = try await uploads.upload(upload, body: payload.objectBytes(of: counted),
+                                              beforeBody: { context.continueIfExpected() })
         var headers = HTTPFields()
         headers[.eTag] = "\"\(stored.etag)\""
+        if let algorithm = upload.checksumAlgorithm, let value = stored.checksum {
+            headers[HTTPField.Name(algorithm.headerName)!] = value
+        }
         headers[.contentLength] = "0"
         return Response(status: .ok, headers: headers)
     }
@@ -75,6 +72,9 @@ extension S3Gateway {
             headers[.contentRange] = range.contentRange(objectSize: size)
         }
         headers[.contentLength] = String(range.length.bytes)
+        if status == .ok, request.headers[Self.checksumMode]?.uppercased() == "ENABLED" {
+            Self.addChecksumHeaders(attributes.checksums, to: &headers)
+        }
         if headOnly || range.length.bytes == 0 {
             return Response(status: status, headers: headers)
         }
@@ -109,6 +109,19 @@ extension S3Gateway {
             if let field = HTTPField.Name(userMetadataPrefix + name) { headers[field] = value }
         }
         return headers
+    }
+
+    static let checksumMode = HTTPField.Name("x-amz-checksum-mode")!
+    static let checksumType = HTTPField.Name("x-amz-checksum-type")!
+
+    /// The stored `x-amz-checksum-*` values, sent on a whole-object GET or HEAD with
+    /// `x-amz-checksum-mode: ENABLED`. A multipart object's checksum of part checksums ends in `-N`.
+    static func addChecksumHeaders(_ checksums: [String: String], to headers: inout HTTPFields) {
+        for (name, value) in checksums.sorted(by: { $0.key < $1.key }) {
+            guard let algorithm = ChecksumAlgorithm(name: name) else { continue }
+            headers[HTTPField.Name(algorithm.headerName)!] = value
+            headers[checksumType] = value.contains("-") ? "COMPOSITE" : "FULL_OBJECT"
+        }
     }
 
     /// `x-amz-meta-*` headers, names lowercased without the prefix, as S3 stores them.

@@ -19,6 +19,11 @@ public struct UploadRequest: Sendable {
     public var expectedSHA256: [UInt8]?
     /// `Content-MD5`, checked after the last byte (`BadDigest`).
     public var expectedMD5: [UInt8]?
+    /// The `x-amz-checksum-*` algorithm to compute on the way and store with the object.
+    public var checksumAlgorithm: ChecksumAlgorithm?
+    /// The checksum the client expects (base64), asked after the last byte: a trailer's value is known only
+    /// then. Mismatch is `BadDigest`.
+    public var expectedChecksum: (@Sendable () throws -> String?)?
 }
 
 /// A committed upload.
@@ -26,6 +31,8 @@ public struct UploadedObject: Sendable {
     public var etag: String
     public var size: Int64
     public var versionID: VersionID
+    /// The `x-amz-checksum-*` value (base64) of `UploadRequest.checksumAlgorithm`, when one was asked for.
+    public var checksum: String?
 }
 
 /// Streams an object into the cluster: the body is cut into chunks, each chunk streams to its replicas
@@ -66,11 +73,16 @@ public struct UploadPipeline: Sendable {
         beforeBody()
         do {
             let streamed = try await stream(request, body: body, pending: pending)
+            var checksums: [String: String] = [:]
+            if let algorithm = request.checksumAlgorithm, let value = streamed.checksum {
+                checksums[algorithm.rawValue.lowercased()] = value
+            }
             let attributes = ObjectAttributes(
                 size: ByteCount(streamed.size), etag: streamed.etag, contentType: request.contentType,
-                userMetadata: request.userMetadata)
+                checksums: checksums, userMetadata: request.userMetadata)
             let result = try await store.commitUpload(pending, attributes: attributes, chunkCRC32Cs: streamed.chunkCRCs)
-            return UploadedObject(etag: streamed.etag, size: streamed.size, versionID: result.versionID)
+            return UploadedObject(etag: streamed.etag, size: streamed.size, versionID: result.versionID,
+                                  checksum: streamed.checksum)
         } catch {
             // The chunks placed so far go to the GC queue; if even that fails, the janitor will.
             do { try await store.abandonUpload(pending) } catch let abandonError {
@@ -85,6 +97,7 @@ public struct UploadPipeline: Sendable {
         var size: Int64
         var etag: String
         var chunkCRCs: [UInt32]
+        var checksum: String?
     }
 
     private func stream<Body: AsyncSequence>(
@@ -94,16 +107,19 @@ public struct UploadPipeline: Sendable {
         // 43% of the gateway's CPU on a 1 GiB PUT and every byte paid it in series with forwarding.
         let hashing = BoundedFeed<ByteBuffer>(capacity: limits.hashQueueBuffersMax)
         let wantsSHA256 = request.expectedSHA256 != nil
-        let hasher = Task { () throws -> (md5: [UInt8], sha256: [UInt8]?) in
+        let checksumAlgorithm = request.checksumAlgorithm
+        let hasher = Task { () throws -> (md5: [UInt8], sha256: [UInt8]?, checksum: String?) in
             var md5 = Insecure.MD5()
             var sha256 = wantsSHA256 ? SHA256() : nil
+            var checksum = checksumAlgorithm.map { ChecksumComputer($0) }
             for try await buffer in hashing {
                 buffer.withUnsafeReadableBytes { bytes in
                     md5.update(bufferPointer: bytes)
                     sha256?.update(bufferPointer: bytes)
+                    checksum?.update(bytes)
                 }
             }
-            return (Array(md5.finalize()), sha256.map { Array($0.finalize()) })
+            return (Array(md5.finalize()), sha256.map { Array($0.finalize()) }, checksum?.base64Digest)
         }
         defer {
             // Stops the hasher when the upload fails; after a finished stream it is a no-op.
@@ -185,7 +201,14 @@ public struct UploadPipeline: Sendable {
         if let expected = request.expectedMD5, expected != digest {
             throw S3Error(.badDigest, message: "The Content-MD5 you specified did not match what we received.")
         }
-        return Streamed(size: total, etag: Hex.encode(digest), chunkCRCs: chunkCRCs)
+        if let algorithm = request.checksumAlgorithm, let computed = digests.checksum,
+           let expected = try request.expectedChecksum?() {
+            guard let decoded = Data(base64Encoded: expected), decoded.count == algorithm.digestByteCount else {
+                throw ChecksumError.invalidValue(algorithm).s3Error
+            }
+            guard Data(base64Encoded: computed) == decoded else { throw ChecksumError.mismatch(algorithm).s3Error }
+        }
+        return Streamed(size: total, etag: Hex.encode(digest), chunkCRCs: chunkCRCs, checksum: digests.checksum)
     }
 }
 
