@@ -72,6 +72,9 @@ extension S3Gateway {
             headers[.contentRange] = range.contentRange(objectSize: size)
         }
         headers[.contentLength] = String(range.length.bytes)
+        for (parameter, field) in Self.responseOverrides {
+            if let value = request.query[parameter] { headers[field] = value }
+        }
         if status == .ok, request.headers[Self.checksumMode]?.uppercased() == "ENABLED" {
             Self.addChecksumHeaders(attributes.checksums, to: &headers)
         }
@@ -111,6 +114,13 @@ extension S3Gateway {
         return headers
     }
 
+    /// GetObject's `response-*` query parameters and the response headers they set (presigned downloads
+    /// use them to name the file a browser saves).
+    static let responseOverrides: [(String, HTTPField.Name)] = [
+        ("response-content-type", .contentType), ("response-content-language", .contentLanguage),
+        ("response-expires", .expires), ("response-cache-control", .cacheControl),
+        ("response-content-disposition", .contentDisposition), ("response-content-encoding", .contentEncoding),
+    ]
     static let checksumMode = HTTPField.Name("x-amz-checksum-mode")!
     static let checksumType = HTTPField.Name("x-amz-checksum-type")!
 

@@ -99,13 +99,17 @@ public struct S3Gateway: HTTPResponder {
             throw S3Error(.accessDenied, message: "Anonymous access is not allowed; sign the request with SigV4.")
         }
         let secrets = self.secrets
-        return try await verifier.verify(request.signed, now: Date()) { (accessKey: String) async throws(SigV4Error) -> String? in
+        let secretKey = { (accessKey: String) async throws(SigV4Error) -> String? in
             do {
                 return try await secrets.secret(for: accessKey)
             } catch {
                 throw SigV4Error.credentialStoreUnavailable
             }
         }
+        if SigV2Verifier.isSigV2(request.signed) {
+            return try await SigV2Verifier().verify(request.signed, now: Date(), secretKey: secretKey)
+        }
+        return try await verifier.verify(request.signed, now: Date(), secretKey: secretKey)
     }
 
     private func handle(_ request: S3Request, verification: SigV4Verification, body: RequestBody,

@@ -81,6 +81,7 @@ struct S3Request {
 
     var isSigned: Bool {
         headers[.authorization] != nil || query["X-Amz-Signature"] != nil
+            || (query["Signature"] != nil && query["AWSAccessKeyId"] != nil)
     }
 
     var resource: String {

@@ -5,6 +5,7 @@ public struct SigV4Verification: Sendable {
     /// How the body must still be checked as it streams in.
     public let payload: PayloadHash
     public let isPresigned: Bool
-    /// For aws-chunked bodies: the seed signature and signing key each chunk's signature chains from.
-    public let chunkSigner: SigV4ChunkSigner
+    /// For aws-chunked bodies: the seed signature and signing key each chunk's signature chains from;
+    /// nil for SigV2, which signs no body.
+    public let chunkSigner: SigV4ChunkSigner?
 }

@@ -16,7 +16,7 @@ struct UploadPayload: Sendable {
     let objectLength: Int64?
     /// The checksum to compute and where its expected value comes from; nil when the client sent none.
     let checksum: ChecksumExpectation?
-    let chunkSigner: SigV4ChunkSigner
+    let chunkSigner: SigV4ChunkSigner?
     let trailerHeader: String?
     /// Filled by the aws-chunked decoder once the body ended; read when the checksum comes as a trailer.
     let trailers = ReceivedTrailers()
@@ -29,6 +29,9 @@ struct UploadPayload: Sendable {
         let headers = request.headers
         payload = verification.payload
         chunkSigner = verification.chunkSigner
+        if payload.hasChunkSignatures, chunkSigner == nil {
+            throw S3Error(.invalidRequest, message: "Signed aws-chunked payloads need AWS4-HMAC-SHA256 (SigV4) authentication.")
+        }
         trailerHeader = headers[Self.trailer]
 
         let contentLength = try Self.length(headers[.contentLength], name: "Content-Length")

@@ -142,7 +142,7 @@ import Testing
         ])
         let verified = try Self.verify(request)
         #expect(verified.payload == .streamingSigned)
-        let signer = verified.chunkSigner
+        let signer = try #require(verified.chunkSigner)
         #expect(signer.seedSignature == "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9")
         let first = signer.chunkSignature(previousSignature: signer.seedSignature,
                                           chunkSHA256Hex: SigV4Signature.sha256Hex([UInt8](repeating: 97, count: 65_536)))
