@@ -12,8 +12,15 @@ import Synchronization
 /// A gRPC client of one storage node, as the gateway holds it.
 public typealias NodeClient = ChunkStoreClient<HTTP2ClientTransport.Posix>
 
-/// The storage nodes this gateway talks to: one client per node in the node table, the placement ring
+/// The storage nodes this gateway talks to: two clients per node in the node table, the placement ring
 /// over them, and what the gateway's own probes say about each.
+///
+/// Each node gets one HTTP/2 connection for uploads (PutChunk) and another for everything else (reads,
+/// deletes, probes), so no connection carries bulk data both ways. On a connection that did, the node's
+/// socket filled with GetChunk data while PutChunk data kept arriving; NIOHTTP2 (1.46) then holds the
+/// node's WINDOW_UPDATE frames back unprocessed and keeps computing new ones from the stale window, the
+/// grants pile up past 2^31−1 and the connection dies with a flow-control error (seen under the
+/// concurrency suites: `InvalidFlowControlWindowSize`, every upload and read on it failed).
 ///
 /// The node table is the membership: nodes are added and drained there (`silo admin nodes`). A node the
 /// table says is up but that misses `nodeMissedProbesMax` probes in a row is marked down (in the table too,
@@ -22,12 +29,20 @@ public typealias NodeClient = ChunkStoreClient<HTTP2ClientTransport.Posix>
 public final class NodeDirectory: Sendable {
     public struct Member: Sendable {
         public let record: NodeRecord
+        /// GetChunk, DeleteChunk, HealthCheck.
         let client: NodeClient
+        /// PutChunk only.
+        let writer: NodeClient
         let connections: Task<Void, Never>
         public internal(set) var missedProbes: Int = 0
         /// The state the ring uses: the table's, or down when our probes fail.
         public var state: SiloMetadata.NodeState
         public var lastProbe: Silo_Storage_V1_HealthCheckResponse?
+
+        func shutdown() {
+            client.grpc.beginGracefulShutdown()
+            writer.grpc.beginGracefulShutdown()
+        }
     }
 
     struct State {
@@ -58,11 +73,11 @@ public final class NodeDirectory: Sendable {
 
     public var ring: HashRing { state.withLock { $0.ring } }
 
-    /// Where a new chunk goes: `replicaCount` distinct up nodes and their clients.
+    /// Where a new chunk goes: `replicaCount` distinct up nodes and the clients that write to them.
     public func placement(for chunk: ChunkID) throws -> [(id: NodeID, client: NodeClient)] {
         try state.withLock { state in
             let ids = try state.ring.replicas(for: chunk, count: limits.replicaCount)
-            return ids.compactMap { id in state.members[id].map { (id, $0.client) } }
+            return ids.compactMap { id in state.members[id].map { (id, $0.writer) } }
         }
     }
 
@@ -111,7 +126,7 @@ public final class NodeDirectory: Sendable {
             defer { state.members = [:] }
             return Array(state.members.values)
         }
-        for member in members { member.client.grpc.beginGracefulShutdown() }
+        for member in members { member.shutdown() }
     }
 
     /// Brings the members in line with the node table.
@@ -137,7 +152,7 @@ public final class NodeDirectory: Sendable {
                     let probedDown = member.missedProbes >= limits.nodeMissedProbesMax
                     member.state = probedDown && record.state == .up ? .down : record.state
                     state.members[record.id] = Member(
-                        record: record, client: member.client, connections: member.connections,
+                        record: record, client: member.client, writer: member.writer, connections: member.connections,
                         missedProbes: member.missedProbes, state: member.state, lastProbe: member.lastProbe)
                 } else if let member = makeMember(record) {
                     state.members[record.id] = member
@@ -145,7 +160,7 @@ public final class NodeDirectory: Sendable {
             }
             rebuildRing(&state)
         }
-        for member in retired { member.client.grpc.beginGracefulShutdown() }
+        for member in retired { member.shutdown() }
     }
 
     private func makeMember(_ record: NodeRecord) -> Member? {
@@ -154,10 +169,16 @@ public final class NodeDirectory: Sendable {
             return nil
         }
         do {
-            let transport = try ChunkStoreTransports.client(address: address, limits: storageLimits)
-            let client = NodeClient(wrapping: GRPCClient(transport: transport))
-            let connections = Task { _ = try? await client.grpc.runConnections() }
-            return Member(record: record, client: client, connections: connections, state: record.state)
+            let client = NodeClient(wrapping: GRPCClient(
+                transport: try ChunkStoreTransports.client(address: address, limits: storageLimits)))
+            let writer = NodeClient(wrapping: GRPCClient(
+                transport: try ChunkStoreTransports.client(address: address, limits: storageLimits)))
+            let connections = Task {
+                async let reads: Void? = try? await client.grpc.runConnections()
+                async let writes: Void? = try? await writer.grpc.runConnections()
+                _ = await (reads, writes)
+            }
+            return Member(record: record, client: client, writer: writer, connections: connections, state: record.state)
         } catch {
             logger.error("cannot make a client for node", metadata: ["node": "\(record.id)", "error": "\(error)"])
             return nil

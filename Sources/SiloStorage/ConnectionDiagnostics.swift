@@ -65,7 +65,10 @@ final class ConnectionDiagnostics: ChannelDuplexHandler, @unchecked Sendable {
             ])
             return
         }
-        if error is NIOHTTP2Errors.StreamError {
+        if error is IOError {
+            // The peer went away (a stopped process, a reset): nothing HTTP/2 did wrong.
+            logger.info("HTTP/2 connection lost", metadata: ["role": "\(role)", "peer": "\(peer)", "error": "\(error)"])
+        } else if error is NIOHTTP2Errors.StreamError {
             logger.debug("HTTP/2 stream error", metadata: ["role": "\(role)", "peer": "\(peer)", "error": "\(error)"])
         } else {
             logger.warning("HTTP/2 connection error; the connection closes", metadata: [

@@ -65,6 +65,7 @@ import Testing
             await away.stopServing()
             try await cluster.store.deleteObject(bucket: cluster.bucket, key: try ObjectKey("unreachable"))
             #expect(try await cluster.store.garbageCount() == object.chunks.count)
+            let firstRound = ContinuousClock.now
             try await cluster.collector.collectOnce()
 
             // Only the chunks with a replica on the stopped node are still queued, and the other replica
@@ -75,9 +76,12 @@ import Testing
             }
             for placement in onAway { #expect(away.holds(placement.chunkID)) }
 
-            // Within the lease nobody claims them again; once the node is back and the lease ran out,
-            // they go.
-            #expect(try await cluster.collector.collectOnce() == 0)
+            // Within the lease nobody claims them again (checked only when the round above was quicker than the
+            // 200 ms lease, which a loaded machine does not promise); once the node is back and the lease ran
+            // out, they go.
+            let secondRound = ContinuousClock.now
+            let reclaimed = try await cluster.collector.collectOnce()
+            if secondRound - firstRound < cluster.limits.garbageLease { #expect(reclaimed == 0) }
             try await away.startServing()
             let deadline = ContinuousClock.now + .seconds(20)
             while try await cluster.store.garbageCount() > 0, ContinuousClock.now < deadline {
