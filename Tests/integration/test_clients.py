@@ -16,15 +16,18 @@ Endpoint: the cluster's, path-style addressing, region us-east-1.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 import boto3
 import pytest
@@ -62,17 +65,36 @@ class Payload:
         return self.path.read_bytes()
 
 
+@contextlib.contextmanager
+def scratch_directory(prefix: str) -> Iterator[Path]:
+    """A temporary directory removed afterwards, whatever happened (pytest's scratch keeps the last runs'
+    GiB of payloads and downloads around). SILO_TEST_TMPDIR picks the parent; SILO_KEEP_TMP=1 keeps it."""
+    directory = Path(tempfile.mkdtemp(prefix=prefix, dir=os.environ.get("SILO_TEST_TMPDIR") or None))
+    try:
+        yield directory
+    finally:
+        if os.environ.get("SILO_KEEP_TMP") != "1":
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def scratch() -> Iterator[Path]:
+    """A temporary directory for one test: the client's HOME and config, downloads, trees to sync."""
+    with scratch_directory("silo-clients-") as directory:
+        yield directory
+
+
 @pytest.fixture(scope="module")
-def payloads(tmp_path_factory) -> dict[int, Payload]:
+def payloads() -> Iterator[dict[int, Payload]]:
     """A file per size in SIZES (deterministic bytes), written once for the module."""
-    directory = tmp_path_factory.mktemp("payloads")
-    made = {}
-    for index, size in enumerate(SIZES):
-        data = sh.random_bytes(size, seed=500 + index)
-        path = directory / f"payload-{size}.bin"
-        path.write_bytes(data)
-        made[size] = Payload(size, path, sh.md5_hex(data))
-    return made
+    with scratch_directory("silo-payloads-") as directory:
+        made = {}
+        for index, size in enumerate(SIZES):
+            data = sh.random_bytes(size, seed=500 + index)
+            path = directory / f"payload-{size}.bin"
+            path.write_bytes(data)
+            made[size] = Payload(size, path, sh.md5_hex(data))
+        yield made
 
 
 def program(name: str) -> str:
@@ -220,7 +242,7 @@ class TestBoto3:
         assert_absent(s3, bucket, key)
 
     @pytest.mark.parametrize("checksums", CHECKSUM_MODES)
-    def test_upload_download_file_multipart(self, s3_cluster, s3, bucket, payloads, tmp_path, checksums):
+    def test_upload_download_file_multipart(self, s3_cluster, s3, bucket, payloads, scratch, checksums):
         """upload_file/download_file with an 8 MiB threshold: 5 MiB+1 goes as one PutObject, 64 MiB+7 as a
         9-part multipart upload (its ETag the MD5 of the parts' MD5s, "-9"), downloaded back with parallel
         ranged GETs."""
@@ -237,7 +259,7 @@ class TestBoto3:
             else:
                 assert head["ETag"] == sh.quoted_etag(payload.md5)
             assert_stored(s3, bucket, key, size, payload.md5)
-            target = tmp_path / f"down-{size}"
+            target = scratch / f"down-{size}"
             client.download_file(bucket, key, str(target), Config=config)
             assert_same_file(payload, target)
 
@@ -387,20 +409,20 @@ class AwsCli:
 class TestAwsCli:
     @pytest.mark.parametrize("checksums", CHECKSUM_MODES)
     @pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
-    def test_cp_round_trip(self, s3_cluster, s3, bucket, payloads, tmp_path, size, checksums):
+    def test_cp_round_trip(self, s3_cluster, s3, bucket, payloads, scratch, size, checksums):
         """`aws s3 cp` up (64 MiB+7 as a multipart upload) and down, byte-exact."""
-        aws = AwsCli(s3_cluster, tmp_path / "home", checksums)
+        aws = AwsCli(s3_cluster, scratch / "home", checksums)
         payload = payloads[size]
         uri = f"s3://{bucket}/cli/{size}.bin"
         aws("s3", "cp", str(payload.path), uri)
         assert_stored(s3, bucket, f"cli/{size}.bin", size, payload.md5)
-        target = tmp_path / "down.bin"
+        target = scratch / "down.bin"
         aws("s3", "cp", uri, str(target))
         assert_same_file(payload, target)
 
-    def test_ls_and_rm(self, s3_cluster, s3, bucket, tmp_path):
+    def test_ls_and_rm(self, s3_cluster, s3, bucket, scratch):
         """`aws s3 ls` shows sizes and common prefixes; `aws s3 rm` removes one key, --recursive the rest."""
-        aws = AwsCli(s3_cluster, tmp_path / "home")
+        aws = AwsCli(s3_cluster, scratch / "home")
         for key, data in {"top.txt": b"12345", "dir/one": b"1", "dir/two": b"22", "dir/sub/three": b""}.items():
             s3.put_ok(bucket, key, data)
         listing = aws("s3", "ls", f"s3://{bucket}/").stdout
@@ -415,18 +437,18 @@ class TestAwsCli:
         aws("s3", "rm", "--recursive", f"s3://{bucket}/dir/")
         assert s3.keys(bucket) == []
 
-    def test_sync_both_ways(self, s3_cluster, s3, bucket, tmp_path):
+    def test_sync_both_ways(self, s3_cluster, s3, bucket, scratch):
         """`aws s3 sync` up and down: the trees match; a second sync in either direction transfers nothing
         (it compares sizes and Last-Modified from ListObjectsV2 with the files' mtimes); a changed file is the
         only one sent again; --delete removes a key whose file is gone."""
-        cli = AwsCli(s3_cluster, tmp_path / "home")
+        cli = AwsCli(s3_cluster, scratch / "home")
 
         def sync(*args: str) -> list[str]:
             """The transfers `aws s3 sync` reports (upload:/download:/delete: lines)."""
             output = cli("s3", "sync", "--no-progress", *args).stdout
             return [line for line in output.splitlines() if line.split(":")[0] in ("upload", "download", "delete")]
 
-        source = tmp_path / "source"
+        source = scratch / "source"
         files = make_tree(source, seed=60)
         sync(str(source), f"s3://{bucket}/tree")
         assert sorted(s3.keys(bucket, "tree/")) == sorted(f"tree/{name}" for name in files)
@@ -435,7 +457,7 @@ class TestAwsCli:
         again = sync(str(source), f"s3://{bucket}/tree")
         assert again == [], f"a second sync up transferred again: {again}"
 
-        mirror = tmp_path / "mirror"
+        mirror = scratch / "mirror"
         sync(f"s3://{bucket}/tree", str(mirror))
         assert tree_of(mirror) == tree_of(source)
         again = sync(f"s3://{bucket}/tree", str(mirror))
@@ -450,9 +472,9 @@ class TestAwsCli:
         assert s3.get_bytes(bucket, "tree/a.txt") == b"alpha, longer now\n"
         assert "tree/dir/b.bin" not in s3.keys(bucket, "tree/")
 
-    def test_s3api_calls(self, s3_cluster, s3, bucket, payloads, tmp_path):
+    def test_s3api_calls(self, s3_cluster, s3, bucket, payloads, scratch):
         """`aws s3api put-object` (with an explicit SHA256 checksum), `head-object`, `list-objects-v2`."""
-        aws = AwsCli(s3_cluster, tmp_path / "home")
+        aws = AwsCli(s3_cluster, scratch / "home")
         payload = payloads[5 * MiB + 1]
         put = aws.json("s3api", "put-object", "--bucket", bucket, "--key", "api/object", "--body", str(payload.path),
                        "--checksum-algorithm", "SHA256", "--metadata", "origin=cli")
@@ -486,20 +508,20 @@ class S5cmd:
 
 class TestS5cmd:
     @pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
-    def test_cp_round_trip(self, s3_cluster, s3, bucket, payloads, tmp_path, size):
+    def test_cp_round_trip(self, s3_cluster, s3, bucket, payloads, scratch, size):
         """`s5cmd cp` up (8 MiB parts: 64 MiB+7 is multipart) and down (parallel ranged GETs), byte-exact."""
-        s5cmd = S5cmd(s3_cluster, tmp_path / "home")
+        s5cmd = S5cmd(s3_cluster, scratch / "home")
         payload = payloads[size]
         uri = f"s3://{bucket}/s5cmd/{size}.bin"
         s5cmd("cp", "--part-size", str(PART_BYTES // MiB), "--concurrency", "4", str(payload.path), uri)
         assert_stored(s3, bucket, f"s5cmd/{size}.bin", size, payload.md5)
-        target = tmp_path / "down.bin"
+        target = scratch / "down.bin"
         s5cmd("cp", "--part-size", str(PART_BYTES // MiB), "--concurrency", "4", uri, str(target))
         assert_same_file(payload, target)
 
-    def test_ls_and_rm(self, s3_cluster, s3, bucket, tmp_path):
+    def test_ls_and_rm(self, s3_cluster, s3, bucket, scratch):
         """`s5cmd ls` (ListObjectsV2 with a prefix, a wildcard, and the bucket list) and `s5cmd rm` of a wildcard."""
-        s5cmd = S5cmd(s3_cluster, tmp_path / "home")
+        s5cmd = S5cmd(s3_cluster, scratch / "home")
         for key, data in {"s5/a": b"a", "s5/b": b"bb", "s5/sub/c": b"ccc", "other": b""}.items():
             s3.put_ok(bucket, key, data)
         buckets = s5cmd("ls").stdout
@@ -543,22 +565,22 @@ class Rclone:
 
 class TestRclone:
     @pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
-    def test_copy_round_trip(self, s3_cluster, s3, bucket, payloads, tmp_path, size):
+    def test_copy_round_trip(self, s3_cluster, s3, bucket, payloads, scratch, size):
         """`rclone copyto` up (64 MiB+7 as 8 MiB parts) and down, byte-exact; `rclone check` agrees."""
-        rclone = Rclone(s3_cluster, tmp_path / "home")
+        rclone = Rclone(s3_cluster, scratch / "home")
         payload = payloads[size]
         key = f"rclone/{size}.bin"
         rclone("copyto", str(payload.path), rclone.path(bucket, key))
         assert_stored(s3, bucket, key, size, payload.md5)
-        target = tmp_path / "down.bin"
+        target = scratch / "down.bin"
         rclone("copyto", rclone.path(bucket, key), str(target))
         assert_same_file(payload, target)
 
-    def test_copy_ls_check_delete(self, s3_cluster, s3, bucket, tmp_path):
+    def test_copy_ls_check_delete(self, s3_cluster, s3, bucket, scratch):
         """`rclone copy` of a tree, `rclone ls` (sizes), `rclone check` (sizes and MD5s: ETags, or the
         X-Amz-Meta-Md5chksum rclone stores), `rclone delete`."""
-        rclone = Rclone(s3_cluster, tmp_path / "home")
-        source = tmp_path / "source"
+        rclone = Rclone(s3_cluster, scratch / "home")
+        source = scratch / "source"
         files = make_tree(source, seed=70)
         rclone("copy", str(source), rclone.path(bucket, "tree"))
         for name, data in files.items():
@@ -619,16 +641,16 @@ class TestCurl:
         }
 
     @pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
-    def test_sigv4_round_trip(self, s3, bucket, payloads, tmp_path, size):
+    def test_sigv4_round_trip(self, s3, bucket, payloads, scratch, size):
         """curl --aws-sigv4 PUT (UNSIGNED-PAYLOAD) and GET, byte-exact."""
         payload = payloads[size]
-        env = isolated_env(tmp_path / "home")
+        env = isolated_env(scratch / "home")
         url = s3.url(bucket, f"curl/{size}")
         status, body = curl_put(s3, url, payload.path, {"x-amz-content-sha256": "UNSIGNED-PAYLOAD"}, env,
-                                tmp_path / "put.out")
+                                scratch / "put.out")
         assert status == 200, body[:500]
         assert_stored(s3, bucket, f"curl/{size}", size, payload.md5)
-        target = tmp_path / "down.bin"
+        target = scratch / "down.bin"
         result = run(curl_base(s3) + ["-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD", "-w", "%{http_code}",
                                       "-o", str(target), url], env)
         assert result.stdout == "200"
@@ -636,23 +658,23 @@ class TestCurl:
 
     @pytest.mark.parametrize("algorithm", ac.ALGORITHMS)
     @pytest.mark.parametrize("size", [0, 1, 1 * MiB + 5], ids=["0B", "1B", "1MiB+5"])
-    def test_unsigned_trailer_via_curl(self, s3, bucket, tmp_path, algorithm, size):
+    def test_unsigned_trailer_via_curl(self, s3, bucket, scratch, algorithm, size):
         """STREAMING-UNSIGNED-PAYLOAD-TRAILER (what boto3 ≥ 1.36 sends over HTTPS) sent by curl over HTTP:
         the object is exactly the decoded bytes, and x-amz-checksum-mode: ENABLED returns the trailer's
         checksum."""
         data = sh.random_bytes(size, seed=80 + size)
         upload = ac.streaming_put(s3, bucket, "trailer", data, ac.UNSIGNED_TRAILER, algorithm=algorithm)
-        body = tmp_path / "body.aws-chunked"
+        body = scratch / "body.aws-chunked"
         body.write_bytes(upload.body)
         headers = {name: value for name, value in upload.headers.items()
                    if name.lower() not in ("host", "authorization", "x-amz-date", "content-length")}
-        status, reply = curl_put(s3, s3.url(bucket, "trailer"), body, headers, isolated_env(tmp_path / "home"),
-                                 tmp_path / "put.out")
+        status, reply = curl_put(s3, s3.url(bucket, "trailer"), body, headers, isolated_env(scratch / "home"),
+                                 scratch / "put.out")
         assert status == 200, reply[:500]
         assert_stored(s3, bucket, "trailer", size, sh.md5_hex(data))
         assert checksum_of_object(s3, bucket, "trailer", algorithm) == ac.checksum(algorithm, data)
 
-    def test_unsigned_trailer_large(self, s3, bucket, payloads, tmp_path):
+    def test_unsigned_trailer_large(self, s3, bucket, payloads, scratch):
         """64 MiB+7 as STREAMING-UNSIGNED-PAYLOAD-TRAILER with a CRC32 trailer, in botocore's 1 MiB chunks:
         several gateway chunks' worth of framing, none of it kept."""
         payload = payloads[64 * MiB + 7]
