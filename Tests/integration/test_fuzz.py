@@ -557,8 +557,12 @@ class Fuzzer:
             body = body[:position] + replacement + body[position + 1:]
         elif kind == "signature-garbage":
             if mode == ac.UNSIGNED_TRAILER:
+                # A chunk extension in an unsigned stream: HTTP chunked framing allows extensions, so a decoder
+                # may ignore it (and store the payload) or refuse it.
                 body = body[:first_line_end] + b";chunk-signature=" + b"0" * 64 + body[first_line_end:]
-                content_length = len(body)
+                headers = dict(upload.headers, **{"Content-Length": str(len(body))})
+                return Case("chunked", index, f"{mode} chunk signature in an unsigned stream", NOT_5XX,
+                            raw=build("PUT", upload.path, list(headers.items()), body), method="PUT", stores_key=key)
             else:
                 at = body.index(b"chunk-signature=") + len(b"chunk-signature=")
                 body = body[:at] + rng.choice([b"g" * 64, b"0" * 64, b"", b"a" * 63 + b"\x00"]) + body[at + 64:]
