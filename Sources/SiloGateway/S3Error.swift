@@ -18,12 +18,27 @@ public struct S3Error: Error, Sendable, Equatable, CustomStringConvertible {
 
     /// The XML error body S3 sends:
     /// `<Error><Code/><Message/><Resource/><RequestId/></Error>`.
+    /// Control characters percent-encoded: XML 1.0 has no way to carry them (not even as character
+    /// references, which clients' parsers refuse), and an error must always parse. Keys may hold them.
+    static func printable(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else { return text }
+        var result = ""
+        for scalar in text.unicodeScalars {
+            if scalar.value < 0x20 || scalar.value == 0x7F {
+                result += "%" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16, uppercase: true)
+            } else {
+                result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
+    }
+
     public func xml(requestID: String) -> String {
         var writer = XMLWriter()
         writer.element("Error") { writer in
             writer.element("Code", code.rawValue)
-            writer.element("Message", message)
-            if !resource.isEmpty { writer.element("Resource", resource) }
+            writer.element("Message", Self.printable(message))
+            if !resource.isEmpty { writer.element("Resource", Self.printable(resource)) }
             writer.element("RequestId", requestID)
         }
         return writer.output

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import NIOHTTP1
 import SiloCore
 import SiloMetadata
 import SiloPlacement
@@ -45,6 +46,12 @@ extension S3Gateway {
         case is RPCError:
             logger.warning("storage node call failed", metadata: ["request": "\(requestID)", "error": "\(error)"])
             return S3Error(.serviceUnavailable, message: "A storage node failed; retry.")
+        case let error as HTTPParserError:
+            // The body's HTTP framing broke while it streamed (chunk sizes, a connection closed early).
+            if error == .invalidEOFState {
+                return S3Error(.incompleteBody, message: "The request body ended before its declared end.")
+            }
+            return S3Error(.invalidRequest, message: "The request body cannot be read: \(error).")
         case is CancellationError:
             return S3Error(.requestTimeout, message: "The request was cancelled.")
         default:

@@ -56,6 +56,11 @@ public struct S3Gateway: HTTPResponder {
                 response = special
             } else {
                 operation = parsed.operation.name
+                if let coding = request.headers[.transferEncoding],
+                   coding.trimmingSpaces().lowercased() != "chunked" {
+                    throw S3Error(.notImplemented,
+                                  message: "A header you provided implies functionality that is not implemented: Transfer-Encoding \(coding).")
+                }
                 let verification = try await authenticate(parsed)
                 response = try await handle(parsed, verification: verification, body: request.body, context: context)
             }
