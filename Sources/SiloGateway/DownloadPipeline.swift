@@ -83,25 +83,29 @@ public struct DownloadPipeline: Sendable {
             let offset = slice.offsetInChunk.bytes + delivered
             let length = slice.length.bytes - delivered
             do {
-                try await replica.client.getChunk(id: chunk.chunkID.value, offset: UInt64(offset),
-                                                  length: UInt64(length)) { pieces in
-                    for try await piece in pieces {
-                        if let size = piece.chunkSize, size != UInt64(chunk.length.bytes)
-                            || (chunk.crc32c != 0 && piece.chunkCRC32C.map { $0 != chunk.crc32c } == true) {
-                            throw ChunkMismatch(node: replica.id, chunk: chunk.chunkID)
-                        }
-                        guard piece.bytes.count > 0 else { continue }
-                        var buffer = ByteBufferAllocator().buffer(capacity: piece.bytes.count)
-                        piece.bytes.withUnsafeBytes { bytes in buffer.writeBytes(bytes) }
-                        try await feed.send(buffer)
-                        buffer.withUnsafeReadableBytes { bytes in
-                            progress.withLock { $0.delivered += Int64(bytes.count); $0.crc.update(bytes) }
+                try await NodeStallWatch.run(node: replica.id, timeout: limits.nodeStallTimeout) { watch in
+                    try await replica.client.getChunk(id: chunk.chunkID.value, offset: UInt64(offset),
+                                                      length: UInt64(length)) { pieces in
+                        for try await piece in pieces {
+                            watch.progressed()
+                            if let size = piece.chunkSize, size != UInt64(chunk.length.bytes)
+                                || (chunk.crc32c != 0 && piece.chunkCRC32C.map { $0 != chunk.crc32c } == true) {
+                                throw ChunkMismatch(node: replica.id, chunk: chunk.chunkID)
+                            }
+                            guard piece.bytes.count > 0 else { continue }
+                            var buffer = ByteBufferAllocator().buffer(capacity: piece.bytes.count)
+                            piece.bytes.withUnsafeBytes { bytes in buffer.writeBytes(bytes) }
+                            try await watch.excluding { try await feed.send(buffer) }
+                            buffer.withUnsafeReadableBytes { bytes in
+                                progress.withLock { $0.delivered += Int64(bytes.count); $0.crc.update(bytes) }
+                            }
                         }
                     }
                 }
             } catch let error where Task.isCancelled || error is CancellationError || error is BoundedFeed<ByteBuffer>.Closed {
                 throw error
             } catch {
+                if error is NodeStalled { nodes.reportStalled(replica.id) }
                 failures.append("\(replica.id): \(error)")
                 logger.warning("chunk read failed; trying the next replica", metadata: [
                     "chunk": "\(chunk.chunkID)", "node": "\(replica.id)", "error": "\(error)"])

@@ -32,6 +32,9 @@ public struct GatewayLimits: Sendable, Equatable {
     public var nodeMissedProbesMax: Int = 3
     public var nodeProbeInterval: Duration = .seconds(1)
     public var nodeProbeTimeout: Duration = .seconds(2)
+    /// A node call (GetChunk, PutChunk) that makes no progress this long is given up: a read fails over, an
+    /// upload fails with 503. Time spent waiting on the client does not count.
+    public var nodeStallTimeout: Duration = .seconds(30)
     /// How often the node table is re-read for added, removed or drained nodes.
     public var nodeTableRefreshInterval: Duration = .seconds(2)
     /// GC: how often an idle worker looks at the queue, how many chunks it claims at once, for how long.
@@ -65,6 +68,7 @@ public struct GatewayLimits: Sendable, Equatable {
         try require(uploadsInFlightMax >= 1, "uploadsInFlightMax must be at least 1")
         try require((1...1000).contains(listKeysMax), "listKeysMax must be in 1...1000")
         try require(nodeMissedProbesMax >= 1, "nodeMissedProbesMax must be at least 1")
+        try require(nodeStallTimeout >= .milliseconds(100), "nodeStallTimeout must be at least 100 ms")
         try require(garbageBatchMax >= 1 && janitorBatchMax >= 1, "GC and janitor batches must be at least 1")
     }
 }

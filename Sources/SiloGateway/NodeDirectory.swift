@@ -99,6 +99,20 @@ public final class NodeDirectory: Sendable {
 
     public var upCount: Int { state.withLock { $0.members.values.count { $0.state == .up } } }
 
+    /// A call to `id` stalled (`NodeStalled`): the node counts as down, for reads and placement, until a
+    /// probe answers again — rather than every request finding out for itself, a stall timeout each.
+    public func reportStalled(_ id: NodeID) {
+        let changed = state.withLock { state -> Bool in
+            guard var member = state.members[id], member.state == .up else { return false }
+            member.state = .down
+            member.missedProbes = max(member.missedProbes, limits.nodeMissedProbesMax)
+            state.members[id] = member
+            rebuildRing(&state)
+            return true
+        }
+        if changed { logger.notice("node stalled; down until a probe answers", metadata: ["node": "\(id)"]) }
+    }
+
     /// Reads the node table, then keeps the membership current until cancelled: re-reads the table every
     /// `nodeTableRefreshInterval`, probes every node every `nodeProbeInterval`.
     public func run() async {

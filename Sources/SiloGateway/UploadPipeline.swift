@@ -268,6 +268,8 @@ struct ChunkPlacer {
         let feeds = targets.map { _ in BoundedFeed<[ByteBuffer]>(capacity: pipeline.limits.replicaQueueBatchesMax) }
         let index = nextIndex
         let metrics = pipeline.metrics
+        let stallTimeout = pipeline.limits.nodeStallTimeout
+        let directory = pipeline.nodes
         group.addTask {
             metrics?.chunksInFlight.increment()
             defer { metrics?.chunksInFlight.decrement() }
@@ -275,12 +277,19 @@ struct ChunkPlacer {
                 for (target, feed) in zip(targets, feeds) {
                     replicas.addTask {
                         do {
-                            let receipt = try await target.client.putChunk(id: id.value, size: UInt64(size)) { writer in
-                                for try await batch in feed { try await writer.write(batch) }
+                            let receipt = try await NodeStallWatch.run(node: target.id, timeout: stallTimeout) { watch in
+                                try await target.client.putChunk(id: id.value, size: UInt64(size)) { writer in
+                                    var batches = feed.makeAsyncIterator()
+                                    while let batch = try await watch.excluding({ try await batches.next() }) {
+                                        try await writer.write(batch)
+                                        watch.progressed()
+                                    }
+                                }
                             }
                             return (target.id, receipt)
                         } catch {
                             feed.close(error)
+                            if error is NodeStalled { directory.reportStalled(target.id) }
                             throw ReplicaWriteError(node: target.id, chunk: id, underlying: error)
                         }
                     }

@@ -37,6 +37,9 @@ struct PipelineCluster {
         // answer, and a missed probe it did not deserve would skew the counts the tests check. A stopped
         // node's probe fails at once (connection refused) whatever this is.
         limits.nodeProbeTimeout = .seconds(2)
+        // Long enough that a healthy node always makes progress within it, with every test of the run on two
+        // loaded cores (3 s was not: an fsync queued behind other tests' writes); FrozenNodeTests use less.
+        limits.nodeStallTimeout = .seconds(15)
         limits.garbageBatchMax = 16
         limits.garbageLease = .milliseconds(200)
         // No grace: GC may take retired chunks at once (the grace itself is tested on its own).
