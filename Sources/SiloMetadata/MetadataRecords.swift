@@ -85,6 +85,24 @@ public struct BucketRecord: Hashable, Sendable {
     public var createdAt: Date
 }
 
+/// The condition of a conditional write, checked in the commit's transaction (S3's conditional writes).
+public struct WriteCondition: Hashable, Sendable {
+    /// The current version's ETag (without quotes) must be this one; `*` asks only that one exists.
+    public var ifMatch: String?
+    /// The key must have no current version (`If-None-Match: *`).
+    public var ifNoneMatch: Bool
+
+    public init(ifMatch: String? = nil, ifNoneMatch: Bool = false) {
+        self.ifMatch = ifMatch
+        self.ifNoneMatch = ifNoneMatch
+    }
+
+    /// No condition: last writer wins.
+    public static let none = WriteCondition()
+
+    public var isEmpty: Bool { ifMatch == nil && !ifNoneMatch }
+}
+
 /// The outcome of a commit: the version that became visible and what it replaced.
 public struct CommitResult: Hashable, Sendable {
     public var versionID: VersionID
@@ -141,6 +159,15 @@ public enum MetadataError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidUpload(String)
     case invalidPart(partNumber: Int)
     case invalidPartOrder
+    /// A part other than the last is smaller than the multipart minimum.
+    case entityTooSmall(partNumber: Int, size: ByteCount)
+    /// The assembled object would be larger than the object size limit.
+    case entityTooLarge(size: ByteCount)
+    /// A conditional write's condition did not hold (`If-Match` against another ETag, `If-None-Match: *`
+    /// against an existing key).
+    case preconditionFailed
+    /// `If-Match` named a key without a current version.
+    case noSuchKey
     case invalidContinuationToken
     case noSuchNode(NodeID)
     case nodeAlreadyExists(NodeID)
@@ -156,6 +183,11 @@ public enum MetadataError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidUpload(let reason): return "invalid upload: \(reason)"
         case .invalidPart(let number): return "part \(number) was not uploaded or its ETag does not match"
         case .invalidPartOrder: return "parts must be listed in ascending order, each once"
+        case .entityTooSmall(let number, let size):
+            return "part \(number) is \(size.bytes) bytes; every part but the last must be at least the minimum"
+        case .entityTooLarge(let size): return "the assembled object of \(size.bytes) bytes exceeds the size limit"
+        case .preconditionFailed: return "the write's precondition does not hold"
+        case .noSuchKey: return "the key has no current version"
         case .invalidContinuationToken: return "the continuation token is not one this store issued"
         case .noSuchNode(let id): return "node \(id) is not registered"
         case .nodeAlreadyExists(let id): return "node \(id) is already registered"

@@ -26,10 +26,10 @@ extension MetadataStore {
                               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
               FROM pending_chunks WHERE upload_id = $1) placed
         """)
-    /// Migration 2's function: the whole commit in one round trip.
-    static let commitUpload = Statement("silo_commit_upload", """
+    /// Migration 4's function: the whole commit, its condition included, in one round trip.
+    static let commitUpload = Statement("silo_commit_upload_conditional", """
         SELECT o_version_id, o_chunks_retired
-        FROM silo_commit_upload($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7, $8::bigint[])
+        FROM silo_commit_upload($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7, $8::bigint[], $9::text, $10::boolean)
         """)
     static let deletePendingUpload = Statement("silo_delete_pending_upload", """
         DELETE FROM pending_uploads WHERE upload_id = $1
@@ -95,8 +95,13 @@ extension MetadataStore {
     ///
     /// `chunkCRC32Cs`, indexed by chunk index, replaces the checksums recorded with the placements (which
     /// are recorded before the data, when the checksums are not known yet).
+    ///
+    /// `condition` is checked in the same transaction (`preconditionFailed`, `noSuchKey`); a refused commit
+    /// changes nothing and leaves the pending upload for the caller to abandon.
     public func commitUpload(_ upload: PendingUploadID, attributes: ObjectAttributes,
-                             chunkCRC32Cs: [UInt32]? = nil) async throws -> CommitResult {
+                             chunkCRC32Cs: [UInt32]? = nil, condition: WriteCondition = .none)
+        async throws -> CommitResult
+    {
         let chunksMax = Int64(limits.chunksPerObjectMax)
         do {
             return try await pool.singleStatement { connection in
@@ -104,6 +109,7 @@ extension MetadataStore {
                     upload.value.sql, attributes.size.bytes.sql, attributes.etag, attributes.contentType,
                     JSONText.encode(attributes.checksums), JSONText.encode(attributes.userMetadata), chunksMax.sql,
                     chunkCRC32Cs.flatMap { $0.map { String($0) }.sqlArray },
+                    condition.ifMatch, condition.ifNoneMatch ? "true" : "false",
                 ])
                 return CommitResult(versionID: VersionID(try result.requiredInt64(0, 0)),
                                     chunksRetired: Int(try result.requiredInt64(0, 1)))
@@ -112,6 +118,8 @@ extension MetadataStore {
             switch error {
             case .server(sqlState: "SL001", _): throw MetadataError.noSuchUpload(upload.description)
             case .server(sqlState: "SL002", let message): throw MetadataError.invalidUpload(message)
+            case .server(sqlState: "SL003", _): throw MetadataError.preconditionFailed
+            case .server(sqlState: "SL004", _): throw MetadataError.noSuchKey
             default: throw error
             }
         }

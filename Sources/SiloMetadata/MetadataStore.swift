@@ -67,18 +67,47 @@ extension MetadataStore {
         RETURNING version_id
         """)
 
+    static let insertCurrentVersionIfAbsent = Statement("silo_insert_current_version_if_absent", """
+        INSERT INTO objects (bucket, key, version_id) VALUES ($1, $2, $3) ON CONFLICT (bucket, key) DO NOTHING
+        """)
+
+    static let lockCurrentVersion = Statement("silo_lock_current_version", """
+        SELECT version_id FROM objects WHERE bucket = $1 AND key = $2 FOR UPDATE
+        """)
+
+    static let selectVersionETag = Statement("silo_select_version_etag", """
+        SELECT etag FROM object_versions WHERE version_id = $1
+        """)
+
     /// Inserts a version, makes it current and retires the one it replaces. Returns its id and the number
     /// of chunks retired. `insertChunks` moves the chunks in, given the new version id.
+    ///
+    /// `condition` is decided here, as migration 4's commit function decides it: `If-Match` locks the key's
+    /// row before reading its ETag (each statement of a READ COMMITTED transaction sees what committed
+    /// before it), and `If-None-Match: *` inserts the row without overwriting, so of two racing creators
+    /// one inserts and the other finds the conflict.
     static func publishVersion(
         _ connection: PostgresConnection, bucket: String, key: String, attributes: ObjectAttributes,
-        insertChunks: (VersionID) throws -> Void
+        condition: WriteCondition = .none, insertChunks: (VersionID) throws -> Void
     ) throws -> CommitResult {
+        if let ifMatch = condition.ifMatch {
+            let current = try connection.execute(lockCurrentVersion, [bucket, key])
+            guard current.rowCount == 1 else { throw MetadataError.noSuchKey }
+            let etag = try connection.execute(selectVersionETag, [try current.requiredInt64(0, 0).sql])
+            let currentETag = etag.rowCount == 1 ? try etag.requiredString(0, 0) : nil
+            guard ifMatch == "*" || currentETag == ifMatch else { throw MetadataError.preconditionFailed }
+        }
         let version = VersionID(try connection.execute(insertVersion, [
             bucket, key, attributes.size.bytes.sql, attributes.etag, attributes.contentType,
             JSONText.encode(attributes.checksums), JSONText.encode(attributes.userMetadata),
         ]).requiredInt64(0, 0))
         try insertChunks(version)
-        try connection.execute(upsertCurrentVersion, [bucket, key, version.value.sql])
+        if condition.ifNoneMatch {
+            let inserted = try connection.execute(insertCurrentVersionIfAbsent, [bucket, key, version.value.sql])
+            guard inserted.affectedRows == 1 else { throw MetadataError.preconditionFailed }
+        } else {
+            try connection.execute(upsertCurrentVersion, [bucket, key, version.value.sql])
+        }
         let retired = try connection.execute(retireVersions, [bucket, key, version.value.sql, "replaced"])
         return CommitResult(versionID: version, chunksRetired: retired.affectedRows)
     }

@@ -14,6 +14,7 @@ public enum Migrations {
         Migration(version: 1, name: "initial schema", sql: initialSchema),
         Migration(version: 2, name: "upload commit in one round trip", sql: commitUploadFunction),
         Migration(version: 3, name: "upload commit with chunk checksums", sql: commitUploadWithChecksums),
+        Migration(version: 4, name: "conditional upload commit; multipart uploads by age", sql: conditionalCommit),
     ]
 
     /// An arbitrary constant that names Silo's migration lock among the advisory locks of the database.
