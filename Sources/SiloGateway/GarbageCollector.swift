@@ -88,13 +88,28 @@ public struct GarbageCollector: Sendable {
         return gone
     }
 
+    /// One janitor round: up to a batch of abandoned pending uploads (single objects and parts) and one of
+    /// multipart uploads older than `abandonedMultipartUploadAge`, all turned into GC work.
+    @discardableResult
+    public func reapOnce() async throws -> (pending: Int, multipart: Int) {
+        let pending = try await store.reapAbandonedUploads(olderThan: limits.abandonedUploadAge,
+                                                           limit: limits.janitorBatchMax)
+        let multipart = try await store.reapAbandonedMultipartUploads(olderThan: limits.abandonedMultipartUploadAge,
+                                                                      limit: limits.janitorBatchMax)
+        return (pending, multipart)
+    }
+
     private func janitorLoop() async {
         while !Task.isCancelled {
             do {
-                let reaped = try await store.reapAbandonedUploads(olderThan: limits.abandonedUploadAge,
-                                                                  limit: limits.janitorBatchMax)
-                if reaped > 0 { logger.notice("abandoned uploads sent to GC", metadata: ["uploads": "\(reaped)"]) }
-                if reaped == limits.janitorBatchMax { continue }
+                let reaped = try await reapOnce()
+                if reaped.pending > 0 {
+                    logger.notice("abandoned uploads sent to GC", metadata: ["uploads": "\(reaped.pending)"])
+                }
+                if reaped.multipart > 0 {
+                    logger.notice("abandoned multipart uploads sent to GC", metadata: ["uploads": "\(reaped.multipart)"])
+                }
+                if max(reaped.pending, reaped.multipart) == limits.janitorBatchMax { continue }
             } catch {
                 logger.warning("janitor round failed", metadata: ["error": "\(error)"])
             }

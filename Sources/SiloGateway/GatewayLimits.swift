@@ -24,6 +24,8 @@ public struct GatewayLimits: Sendable, Equatable {
     /// The most bytes of request bodies being uploaded at once, over all requests; past it uploads get 503
     /// `SlowDown` rather than growing memory.
     public var uploadsInFlightMax: Int = 256
+    /// The smallest part CompleteMultipartUpload accepts, for every part but the last (S3: 5 MiB).
+    public var multipartPartBytesMin: Int64 = 5 << 20
     /// Keys per ListObjects page.
     public var listKeysMax: Int = 1000
     /// The largest XML request body (DeleteObjects, CompleteMultipartUpload).
@@ -46,6 +48,8 @@ public struct GatewayLimits: Sendable, Equatable {
     public var garbageGrace: Duration = .seconds(10)
     /// Janitor: a pending upload untouched this long is abandoned (its gateway died or its client left).
     public var abandonedUploadAge: Duration = .seconds(15 * 60)
+    /// Janitor: a multipart upload initiated this long ago and neither completed nor aborted is aborted.
+    public var abandonedMultipartUploadAge: Duration = .seconds(7 * 24 * 3600)
     public var janitorInterval: Duration = .seconds(30)
     public var janitorBatchMax: Int = 100
 
@@ -56,6 +60,8 @@ public struct GatewayLimits: Sendable, Equatable {
             if !condition { throw LimitsError(reason: reason) }
         }
         try require(objectBytesMax >= 0, "the object size limit must not be negative")
+        try require(multipartPartBytesMin >= 0, "the multipart part minimum must not be negative")
+        try require(abandonedMultipartUploadAge > .zero, "abandonedMultipartUploadAge must be positive")
         try require(chunkBytes >= 64 << 10 && chunkBytes <= 1 << 30, "chunk size must be in 64 KiB...1 GiB")
         try require((1...8).contains(replicaCount), "replicas must be in 1...8")
         try require((1...64).contains(uploadChunksInFlightMax), "uploadChunksInFlightMax must be in 1...64")

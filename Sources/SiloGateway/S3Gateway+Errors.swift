@@ -29,6 +29,10 @@ extension S3Gateway {
             case .noSuchUpload: return S3Error(.noSuchUpload)
             case .invalidPart: return S3Error(.invalidPart, message: error.description)
             case .invalidPartOrder: return S3Error(.invalidPartOrder)
+            case .entityTooSmall: return S3Error(.entityTooSmall, message: error.description)
+            case .entityTooLarge: return S3Error(.entityTooLarge, message: error.description)
+            case .preconditionFailed: return S3Error(.preconditionFailed)
+            case .noSuchKey: return S3Error(.noSuchKey)
             case .invalidContinuationToken:
                 return S3Error(.invalidArgument, message: "The continuation token provided is incorrect")
             default:

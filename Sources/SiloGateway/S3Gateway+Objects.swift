@@ -8,8 +8,10 @@ import SiloMetadata
 extension S3Gateway {
     static let userMetadataPrefix = "x-amz-meta-"
 
+    /// PutObject, and UploadPart (`destination` a part): a part's body is taken exactly as an object's.
     func putObject(_ bucket: BucketName, _ key: ObjectKey, _ request: S3Request, verification: SigV4Verification,
-                   body: RequestBody, context: S3RequestContext) async throws -> Response {
+                   body: RequestBody, context: S3RequestContext,
+                   destination: UploadDestination? = nil) async throws -> Response {
         let payload = try UploadPayload(request, verification: verification)
         var upload = UploadRequest(bucket: bucket, key: key)
         upload.contentLength = payload.objectLength
@@ -32,6 +34,7 @@ extension S3Gateway {
             upload.expectedMD5 = Array(digest)
         }
         upload.userMetadata = Self.userMetadata(request.headers)
+        upload.destination = try destination ?? .object(Self.writeCondition(request))
 
         let uploads = self.uploads
         let metrics = self.metrics

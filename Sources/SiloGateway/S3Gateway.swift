@@ -131,6 +131,20 @@ public struct S3Gateway: HTTPResponder {
         case .getObject(let bucket, let key): return try await getObject(bucket, key, request, headOnly: false)
         case .headObject(let bucket, let key): return try await getObject(bucket, key, request, headOnly: true)
         case .deleteObject(let bucket, let key): return try await deleteObject(bucket, key)
+        case .deleteObjects(let bucket): return try await deleteObjects(bucket, request, body: body, context: context)
+        case .copyObject(let bucket, let key): return try await copyObject(bucket, key, request)
+        case .createMultipartUpload(let bucket, let key): return try await createMultipartUpload(bucket, key, request)
+        case .uploadPart(let bucket, let key, let upload, let partNumber):
+            return try await uploadPart(bucket, key, upload, partNumber: partNumber, request,
+                                        verification: verification, body: body, context: context)
+        case .uploadPartCopy(let bucket, let key, let upload, let partNumber):
+            return try await uploadPartCopy(bucket, key, upload, partNumber: partNumber, request)
+        case .completeMultipartUpload(let bucket, let key, let upload):
+            return try await completeMultipartUpload(bucket, key, upload, request, body: body, context: context)
+        case .abortMultipartUpload(let bucket, let key, let upload):
+            return try await abortMultipartUpload(bucket, key, upload)
+        case .listParts(let bucket, let key, let upload): return try await listParts(bucket, key, upload, request)
+        case .listMultipartUploads(let bucket): return try await listMultipartUploads(bucket, request)
         case .notImplemented(let what):
             throw S3Error(.notImplemented, message: "\(what) is not implemented.")
         }

@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import SiloCore
+import SiloMetadata
 
 /// The S3 operations the gateway serves, chosen by method, path depth and query sub-resources.
 enum S3Operation {
@@ -14,6 +15,15 @@ enum S3Operation {
     case getObject(BucketName, ObjectKey)
     case headObject(BucketName, ObjectKey)
     case deleteObject(BucketName, ObjectKey)
+    case deleteObjects(BucketName)
+    case copyObject(BucketName, ObjectKey)
+    case createMultipartUpload(BucketName, ObjectKey)
+    case uploadPart(BucketName, ObjectKey, MultipartUploadID, partNumber: Int)
+    case uploadPartCopy(BucketName, ObjectKey, MultipartUploadID, partNumber: Int)
+    case completeMultipartUpload(BucketName, ObjectKey, MultipartUploadID)
+    case abortMultipartUpload(BucketName, ObjectKey, MultipartUploadID)
+    case listParts(BucketName, ObjectKey, MultipartUploadID)
+    case listMultipartUploads(BucketName)
     /// An S3 operation Silo does not serve: `NotImplemented`, never a wrong success.
     case notImplemented(String)
 
@@ -29,6 +39,15 @@ enum S3Operation {
         case .getObject: "GetObject"
         case .headObject: "HeadObject"
         case .deleteObject: "DeleteObject"
+        case .deleteObjects: "DeleteObjects"
+        case .copyObject: "CopyObject"
+        case .createMultipartUpload: "CreateMultipartUpload"
+        case .uploadPart: "UploadPart"
+        case .uploadPartCopy: "UploadPartCopy"
+        case .completeMultipartUpload: "CompleteMultipartUpload"
+        case .abortMultipartUpload: "AbortMultipartUpload"
+        case .listParts: "ListParts"
+        case .listMultipartUploads: "ListMultipartUploads"
         case .notImplemented: "NotImplemented"
         }
     }
@@ -51,9 +70,12 @@ struct S3Request {
         "acl", "accelerate", "analytics", "cors", "encryption", "intelligent-tiering", "inventory", "lifecycle",
         "logging", "metrics", "notification", "object-lock", "ownershipControls", "policy", "policyStatus",
         "publicAccessBlock", "replication", "requestPayment", "tagging", "versioning", "versions", "website",
-        "uploads", "uploadId", "partNumber", "delete", "restore", "select", "attributes", "legal-hold",
-        "retention", "torrent",
+        "restore", "select", "attributes", "legal-hold", "retention", "torrent",
     ]
+
+    /// Sub-resources of the operations served (multipart, DeleteObjects), which name an operation only in
+    /// the combinations `multipartOperation` knows; any other use of them is `NotImplemented` too.
+    static let operationSubresources: Set<String> = ["uploads", "uploadId", "partNumber", "delete"]
 
     init(_ request: Request) throws {
         method = request.method
@@ -109,9 +131,18 @@ struct S3Request {
             throw S3Error(.invalidBucketName, message: "The specified bucket is not valid: \(error).", resource: "/" + bucketName)
         }
         let unsupported = query.keys.first { unsupportedSubresources.contains($0) }
+        let subresources = Set(query.keys).intersection(operationSubresources)
         let keyText = slash.map { path[path.index(after: $0)...] } ?? ""
         if keyText.isEmpty {
             if let unsupported { return .notImplemented("The bucket sub-resource '\(unsupported)'") }
+            if !subresources.isEmpty {
+                switch (method, subresources) {
+                case (.get, ["uploads"]): return .listMultipartUploads(bucket)
+                case (.post, ["delete"]): return .deleteObjects(bucket)
+                default:
+                    return .notImplemented("\(method) on a bucket with '\(subresources.sorted().joined(separator: "&"))'")
+                }
+            }
             switch method {
             case .put: return .createBucket(bucket)
             case .head: return .headBucket(bucket)
@@ -133,14 +164,49 @@ struct S3Request {
             throw S3Error(.invalidArgument, message: "The object key is not valid: \(error).")
         }
         if let unsupported { return .notImplemented("The object sub-resource '\(unsupported)'") }
+        let copies = headers[HTTPField.Name("x-amz-copy-source")!] != nil
+        if !subresources.isEmpty {
+            return try multipartOperation(method: method, bucket: bucket, key: key, query: query,
+                                          subresources: subresources, copies: copies)
+        }
         switch method {
         case .put:
-            if headers[HTTPField.Name("x-amz-copy-source")!] != nil { return .notImplemented("CopyObject") }
-            return .putObject(bucket, key)
+            return copies ? .copyObject(bucket, key) : .putObject(bucket, key)
         case .get: return .getObject(bucket, key)
         case .head: return .headObject(bucket, key)
         case .delete: return .deleteObject(bucket, key)
         default: return .notImplemented("\(method) on an object")
         }
+    }
+
+    /// The multipart operations on an object, by method and sub-resources. GET and HEAD of one part
+    /// (`partNumber` without `uploadId`) are not served.
+    private static func multipartOperation(method: HTTPRequest.Method, bucket: BucketName, key: ObjectKey,
+                                           query: [String: String], subresources: Set<String>,
+                                           copies: Bool) throws -> S3Operation {
+        switch (method, subresources) {
+        case (.post, ["uploads"]): return .createMultipartUpload(bucket, key)
+        case (.post, ["uploadId"]): return .completeMultipartUpload(bucket, key, try uploadID(query))
+        case (.delete, ["uploadId"]): return .abortMultipartUpload(bucket, key, try uploadID(query))
+        case (.get, ["uploadId"]): return .listParts(bucket, key, try uploadID(query))
+        case (.put, ["uploadId", "partNumber"]):
+            let upload = try uploadID(query)
+            let text = query["partNumber"] ?? ""
+            guard let number = Int(text), MetadataStore.partNumbers.contains(number) else {
+                throw S3Error(.invalidArgument, message: "Part number must be an integer between 1 and 10000, inclusive")
+            }
+            return copies ? .uploadPartCopy(bucket, key, upload, partNumber: number)
+                : .uploadPart(bucket, key, upload, partNumber: number)
+        default:
+            return .notImplemented("\(method) on an object with '\(subresources.sorted().joined(separator: "&"))'")
+        }
+    }
+
+    private static func uploadID(_ query: [String: String]) throws -> MultipartUploadID {
+        guard let text = query["uploadId"], !text.isEmpty, text.utf8.count <= 1024 else {
+            // An id that cannot exist: S3 answers the same as for an unknown one.
+            throw S3Error(.noSuchUpload)
+        }
+        return MultipartUploadID(text)
     }
 }

@@ -24,13 +24,16 @@ public struct UploadRequest: Sendable {
     /// The checksum the client expects (base64), asked after the last byte: a trailer's value is known only
     /// then. Mismatch is `BadDigest`.
     public var expectedChecksum: (@Sendable () throws -> String?)?
+    /// What the commit makes of the body: an object (by default, unconditionally) or a multipart part.
+    public var destination: UploadDestination = .object(.none)
 }
 
 /// A committed upload.
 public struct UploadedObject: Sendable {
     public var etag: String
     public var size: Int64
-    public var versionID: VersionID
+    /// nil for a multipart part, which is no version of its own.
+    public var versionID: VersionID?
     /// The `x-amz-checksum-*` value (base64) of `UploadRequest.checksumAlgorithm`, when one was asked for.
     public var checksum: String?
 }
@@ -80,8 +83,9 @@ public struct UploadPipeline: Sendable {
             let attributes = ObjectAttributes(
                 size: ByteCount(streamed.size), etag: streamed.etag, contentType: request.contentType,
                 checksums: checksums, userMetadata: request.userMetadata)
-            let result = try await store.commitUpload(pending, attributes: attributes, chunkCRC32Cs: streamed.chunkCRCs)
-            return UploadedObject(etag: streamed.etag, size: streamed.size, versionID: result.versionID,
+            let version = try await commit(request, pending: pending, attributes: attributes,
+                                           chunkCRC32Cs: streamed.chunkCRCs)
+            return UploadedObject(etag: streamed.etag, size: streamed.size, versionID: version,
                                   checksum: streamed.checksum)
         } catch {
             // The chunks placed so far go to the GC queue; if even that fails, the janitor will.

@@ -39,6 +39,9 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "Age after which an unfinished upload is abandoned and its chunks collected, in seconds.")
     var abandonedUploadSeconds: Int = 15 * 60
 
+    @Option(help: "Age after which a multipart upload neither completed nor aborted is aborted, in seconds.")
+    var abandonedMultipartSeconds: Int = 7 * 24 * 3600
+
     @Option(help: "Seconds a replaced or deleted object's chunks stay readable before GC removes them.")
     var gcGraceSeconds: Int = 10
 
@@ -53,6 +56,9 @@ struct GatewayCommand: AsyncParsableCommand {
         }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level") }
         guard abandonedUploadSeconds > 0 else { throw ValidationError("--abandoned-upload-seconds must be positive") }
+        guard abandonedMultipartSeconds > 0 else {
+            throw ValidationError("--abandoned-multipart-seconds must be positive")
+        }
     }
 
     func run() async throws {
@@ -68,6 +74,7 @@ struct GatewayCommand: AsyncParsableCommand {
         limits.chunkBytes = ByteCount(parsing: chunkBytes)!.bytes
         limits.objectBytesMax = ByteCount(parsing: maxObjectBytes)!.bytes
         limits.abandonedUploadAge = .seconds(abandonedUploadSeconds)
+        limits.abandonedMultipartUploadAge = .seconds(abandonedMultipartSeconds)
         limits.garbageGrace = .seconds(max(0, gcGraceSeconds))
         do { try limits.validate() } catch { throw ValidationError("\(error)") }
         var databaseLimits = MetadataLimits()
