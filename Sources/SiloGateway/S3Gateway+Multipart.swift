@@ -145,7 +145,7 @@ extension S3Gateway {
         let buffer: ByteBuffer
         do {
             buffer = try await body.collect(upTo: limit)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
+        } catch is NIOTooManyBytesError {
             throw XMLBodyError.tooLarge("the body is over \(limit) bytes").s3Error
         }
         return Array(buffer.readableBytesView)

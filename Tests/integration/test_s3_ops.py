@@ -424,6 +424,8 @@ class TestDeleteObjects:
         for bad in (b"<Delete>", b"<Delete></Delete>", b"<Other><Object><Key>x</Key></Object></Other>",
                     delete_xml([f"k{i}" for i in range(1001)])):
             sh.assert_s3_error(delete_objects(s3, bucket, bad), 400, "MalformedXML")
+        huge = body.replace(b"</Delete>", b"<!--" + b"x" * (3 * MiB) + b"--></Delete>")
+        sh.assert_s3_error(delete_objects(s3, bucket, huge), 400, "MalformedXML")
         assert s3.keys(bucket) == ["x"], "a refused DeleteObjects deleted something"
         right = base64.b64encode(hashlib.sha256(body).digest()).decode()
         accepted = delete_objects(s3, bucket, body, headers={"x-amz-checksum-sha256": right})
