@@ -6,24 +6,91 @@ import SiloIO
 
 extension IOBackendChoice: ExpressibleByArgument {}
 
-/// The workbench: measures the machine's limits, then Silo's figures against them, and writes `results/`.
+/// The workbench: measures the machine's limits, then Silo's figures against them (and against any other
+/// S3 store named), and writes `results/`.
 @main
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure Silo against its stated targets and against this machine's own limits.",
+        abstract: "Measure Silo against its stated targets, this machine's own limits, and other S3 stores.",
         discussion: """
-            With no workload, runs every one. Calibration (memcpy, loopback TCP, O_DIRECT write and read) \
-            runs first in every run that measures a workload: ratios are only meaningful within one run. \
-            Started from a debug build, bench builds the release configuration and re-executes itself from \
-            it unless --no-reexec is given. Writes <results>/latest.json and latest.md.
+            Workloads: calibrate (memcpy, loopback TCP, O_DIRECT write and read: the machine's limits), chunk \
+            (gRPC to one node), metadata (PostgreSQL), e2e (1 GiB one stream; 50 uploads / 100 downloads; HEAD \
+            and LIST p99), small (4 KiB PUT/GET/HEAD from 16 and 64 clients: obj/s, p50/p90/p99, GET time to \
+            first byte), scaling (MB/s at 1/4/16/64 clients × 4 KiB/1 MiB/16 MiB/1 GiB objects). With none \
+            named, runs them all. Calibration runs first in every run: each figure is reported beside the \
+            smallest machine limit it depends on, as a ratio, which holds on a machine whose speed drifts. \
+            Every figure is the median of --rounds counted rounds after one uncounted warm-up.
+
+            The S3 workloads (e2e, small, scaling) run against throwaway Silo clusters the bench starts \
+            (`silo cluster up`, six nodes; e2e at R=1 and R=2, the others at --replicas), or with --target \
+            against any S3 endpoint instead, or with --compare against Silo and each named endpoint in one \
+            run, alternating rounds, with each figure's ratio Silo/peer.
+
+            Writes <results-dir>/latest.json, latest.md and the SVG charts scaling-vs-concurrency.svg and \
+            scaling-vs-size.svg; prints the table, with the peak RSS of the gateway and nodes per workload. A \
+            live line shows what is running, for how long, and the current MB/s.
+
+            --check BASELINE exits 1 when any gated figure's ratio to its machine limit falls more than \
+            --tolerance below the baseline's, naming it; --write-baseline FILE writes this run as a new \
+            baseline. Both refuse a debug build. Started from a debug build, bench builds the release \
+            configuration and re-executes itself from it unless --no-reexec is given.
+
+            Examples:
+              swift run -c release bench        # everything, about 25 minutes
+              swift run -c release bench --quick --check results/baseline.json
+              swift run -c release bench small scaling --compare minio=http://KEY:SECRET@127.0.0.1:9000
+              swift run -c release bench e2e --target http://127.0.0.1:9000 --access-key K --secret-key S
             """)
 
-    @Argument(help: ArgumentHelp("calibrate, \(Workloads.all.map { $0.name }.joined(separator: ", ")) or all."))
-    var workload: String = "all"
+    @Argument(help: ArgumentHelp("Workloads to run: calibrate, \(Workloads.names.joined(separator: ", ")) or all (the default)."))
+    var workloads: [String] = []
 
-    @Flag(help: "Smaller sizes, for CI.")
+    @Flag(help: "Smaller sizes and no 1 GiB objects, for CI's gate: under three minutes on two cores.")
     var quick = false
+
+    @Flag(help: "Tiny sizes, for testing the bench itself: seconds, and figures that mean nothing.")
+    var smoke = false
+
+    @Option(help: "Counted rounds per figure (the median is reported), after one uncounted warm-up.")
+    var rounds = 3
+
+    @Option(help: "Replication factor of the Silo cluster the small and scaling workloads measure.")
+    var replicas = 2
+
+    @Option(help: ArgumentHelp("""
+        Run the S3 workloads against this endpoint instead of a Silo cluster: \
+        [label=]http://[access-key:secret-key@]host:port (path-style, SigV4). chunk and metadata, which \
+        measure Silo's insides, are left out.
+        """, valueName: "url"))
+    var target: String?
+
+    @Option(help: ArgumentHelp("""
+        Also run the S3 workloads against this endpoint, alternating rounds with Silo's cluster, and report \
+        each figure's ratio Silo/peer. Repeat for several peers. Same form as --target.
+        """, valueName: "url"))
+    var compare: [String] = []
+
+    @Option(help: "Access key for --target / --compare endpoints that do not carry one in their URL.")
+    var accessKey: String?
+
+    @Option(help: "Secret key for --target / --compare endpoints that do not carry one in their URL.")
+    var secretKey: String?
+
+    @Option(help: "SigV4 region for --target / --compare endpoints.")
+    var region = S3Credentials.defaultRegion
+
+    @Option(help: ArgumentHelp("""
+        Compare this run with a baseline report (results/baseline.json): exit 1 when any gated figure's ratio \
+        to its machine limit falls more than --tolerance below the baseline's.
+        """, valueName: "baseline"))
+    var check: String?
+
+    @Option(help: "How far below the baseline's ratio a gated figure may fall, e.g. 15%.")
+    var tolerance = BenchGate.defaultTolerance
+
+    @Option(help: ArgumentHelp("Write this run's report to this file as a new baseline.", valueName: "file"))
+    var writeBaseline: String?
 
     @Option(help: """
         Directory for the node's data and the calibration files (a real file system, not tmpfs). \
@@ -31,42 +98,55 @@ struct Bench: AsyncParsableCommand {
         """)
     var dataDir: String?
 
-    @Option(help: "Where latest.json and latest.md go. Default: <package root>/results.")
-    var results: String?
+    @Option(name: [.customLong("results-dir"), .customLong("results")],
+            help: "Where latest.json, latest.md and the charts go. Default: <package root>/results.")
+    var resultsDir: String?
 
     @Option(help: "The silo executable. Default: silo beside the bench executable.")
     var nodeBinary: String?
 
-    @Option(help: "I/O backend for the node and the disk calibration: auto, io-uring or thread-pool.")
+    @Option(help: "I/O backend for the nodes and the disk calibration: auto, io-uring or thread-pool.")
     var ioBackend: IOBackendChoice?
-
-    @Option(help: "Counted rounds per figure (the median is reported), after one uncounted warm-up.")
-    var rounds = 3
 
     @Flag(help: "From a debug build, measure the debug build instead of building and re-executing release.")
     var noReexec = false
 
-    // Hidden until the S3 workloads against any endpoint are a feature of their own: for now they let the
-    // e2e workload be tried against another S3 implementation instead of a cluster the bench starts.
-    @Option(help: .hidden)
-    var s3Endpoint: String?
-    @Option(help: .hidden)
-    var s3AccessKey: String?
-    @Option(help: .hidden)
-    var s3SecretKey: String?
+    var scale: RunScale { smoke ? .smoke : quick ? .quick : .full }
 
     func validate() throws {
-        let names = ["calibrate", "all"] + Workloads.all.map { $0.name }
-        guard names.contains(workload) else {
+        let names = ["calibrate", "all"] + Workloads.names
+        for workload in workloads where !names.contains(workload) {
             throw ValidationError("unknown workload '\(workload)'; expected one of \(names.joined(separator: ", "))")
         }
         guard rounds >= 1 else { throw ValidationError("--rounds must be at least 1") }
-        if s3Endpoint != nil, s3AccessKey == nil || s3SecretKey == nil {
-            throw ValidationError("--s3-endpoint needs --s3-access-key and --s3-secret-key")
+        guard replicas >= 1, replicas <= ThrowawayCluster.nodeCount else {
+            throw ValidationError("--replicas must be between 1 and \(ThrowawayCluster.nodeCount)")
+        }
+        guard !(quick && smoke) else { throw ValidationError("--quick and --smoke exclude each other") }
+        if target != nil, !compare.isEmpty {
+            throw ValidationError("--target measures one endpoint instead of Silo; --compare measures Silo beside "
+                                  + "others: give one of them")
+        }
+        if target != nil, check != nil || writeBaseline != nil {
+            throw ValidationError("--check and --write-baseline gate Silo's own figures: not with --target")
+        }
+        if (accessKey == nil) != (secretKey == nil) {
+            throw ValidationError("--access-key and --secret-key go together")
+        }
+        _ = try BenchGate.parseTolerance(tolerance)
+        for argument in (target.map { [$0] } ?? []) + compare {
+            _ = try S3System.peer(argument, credentials: credentials)
         }
     }
 
+    var credentials: S3Credentials? {
+        guard let accessKey, let secretKey else { return nil }
+        return S3Credentials(accessKey: accessKey, secretKey: secretKey, region: region)
+    }
+
     func run() async throws {
+        let clock = ContinuousClock()
+        let started = clock.now
         ProcessTuning.tuneAllocator()
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         var logger = Logger(label: "bench")
@@ -80,68 +160,151 @@ struct Bench: AsyncParsableCommand {
             }
             try ReleaseReexec.buildAndExec(packageRoot: packageRoot)
         }
-        if BuildInfo.isDebug { Progress.line(ReportTable.debugWarning) }
-
-        let selected: [any Workload.Type] = switch workload {
-        case "calibrate": []
-        case "all": Workloads.all
-        default: Workloads.all.filter { $0.name == workload }
+        if BuildInfo.isDebug {
+            Progress.line(ReportTable.debugWarning)
+            if check != nil || writeBaseline != nil {
+                Progress.line("bench: a debug build refuses to gate or write a baseline: its figures say nothing "
+                              + "about Silo's speed. Run `swift run -c release bench`.")
+                throw ExitCode(2)
+            }
         }
+
+        let names = workloads.isEmpty || workloads.contains("all") ? Workloads.names : workloads
+        let peers = try ((target.map { [$0] } ?? []) + compare).map { try S3System.peer($0, credentials: credentials) }
+        var local = Workloads.all.filter { names.contains($0.name) }
+        if target != nil, !local.isEmpty {
+            Progress.line("--target: \(local.map { $0.name }.joined(separator: " and ")) measure Silo's insides; "
+                          + "left out")
+            local = []
+        }
+        let s3 = Workloads.s3.filter { names.contains($0.name) }
 
         let defaultNodeBinary = URL(fileURLWithPath: PackageRoot.executablePath)
             .deletingLastPathComponent().appendingPathComponent("silo").path
-        if !selected.isEmpty, nodeBinary == nil, !ReleaseReexec.alreadyReexecuted, let packageRoot {
+        let needsSilo = !local.isEmpty || (!s3.isEmpty && target == nil)
+        if needsSilo, nodeBinary == nil, !ReleaseReexec.alreadyReexecuted, let packageRoot {
             try NodeBuild.ensureCurrent(packageRoot: packageRoot, nodeBinary: defaultNodeBinary)
         }
         let dataDirectory = try DataDirectory.prepare(requested: dataDir, packageRoot: packageRoot)
-        let resultsDirectory = results ?? (packageRoot ?? FileManager.default.currentDirectoryPath) + "/results"
+        let resultsDirectory = resultsDir ?? (packageRoot ?? FileManager.default.currentDirectoryPath) + "/results"
+        // Read before measuring: a missing or bad baseline should not cost a whole run.
+        let gate = try check.map { BenchGate(baseline: try Report.read($0), tolerance: try BenchGate.parseTolerance(tolerance)) }
 
-        let report: Report
+        var report: Report
         do {
             report = try await measure(
-                selected, in: dataDirectory, packageRoot: packageRoot,
+                local: local, s3: s3, peers: peers, in: dataDirectory, packageRoot: packageRoot,
                 nodeBinary: nodeBinary ?? defaultNodeBinary, logger: logger)
         } catch {
+            Progress.workload(nil)
             Progress.line("bench failed: \(error)\nthe data directory is kept for inspection: \(dataDirectory.path)")
             throw ExitCode.failure
         }
         dataDirectory.cleanUp()
+        report.durationSeconds = (clock.now - started).seconds
 
+        try FileManager.default.createDirectory(atPath: resultsDirectory, withIntermediateDirectories: true)
+        report.charts = try ScalingCharts.write(report, to: resultsDirectory)
         print(ReportTable(report).text(), terminator: "")
         try report.write(to: resultsDirectory)
-        Progress.line("wrote \(resultsDirectory)/latest.json and latest.md")
+        Progress.line("wrote \(resultsDirectory)/latest.json, latest.md"
+                      + (report.charts ?? []).map { ", " + $0 }.joined() + " in \(Int(report.durationSeconds ?? 0)) s")
+        if let writeBaseline {
+            try Report.replace(writeBaseline, with: try report.json())
+            Progress.line("wrote the baseline \(writeBaseline)")
+        }
+        if let gate, let check {
+            try gate.validate(against: report)
+            let verdicts = gate.verdicts(report)
+            print("\n" + BenchGate.text(verdicts, tolerance: gate.tolerance, baselinePath: check), terminator: "")
+            if verdicts.contains(where: \.failed) { throw ExitCode.failure }
+        }
     }
 
     private func measure(
-        _ workloads: [any Workload.Type], in dataDirectory: DataDirectory, packageRoot: String?,
-        nodeBinary: String, logger: Logger
+        local: [any Workload.Type], s3: [any S3Workload.Type], peers: [S3System], in dataDirectory: DataDirectory,
+        packageRoot: String?, nodeBinary: String, logger: Logger
     ) async throws -> Report {
         var machine = Machine.current()
         let git = BuildInfo.gitRevision(packageRoot: packageRoot)
+        let facts = Report.RunFacts(build: BuildInfo.configuration, git: git, kernel: machine.kernel,
+                                    cpuCount: machine.cpuCount)
+        Progress.workload("calibrate")
         let calibration = try await Calibrator(
-            quick: quick, rounds: rounds, dataDirectory: dataDirectory.path, ioBackend: ioBackend ?? .auto,
+            quick: scale != .full, rounds: rounds, dataDirectory: dataDirectory.path, ioBackend: ioBackend ?? .auto,
             logger: logger
         ).run()
+        Progress.workload(nil)
 
         var context = WorkloadContext(
-            quick: quick, rounds: rounds, dataDirectory: dataDirectory.path,
-            nodeBinary: nodeBinary,
-            ioBackend: ioBackend, limits: Limits(), logger: logger)
-        if let s3Endpoint, let s3AccessKey, let s3SecretKey {
-            context.s3Target = S3Target(endpoint: try S3Endpoint(url: s3Endpoint),
-                                        credentials: S3Credentials(accessKey: s3AccessKey, secretKey: s3SecretKey))
-        }
+            scale: scale, rounds: rounds, dataDirectory: dataDirectory.path, nodeBinary: nodeBinary,
+            ioBackend: ioBackend, limits: Limits(), logger: logger, memory: MemoryLog())
+        context.replicas = replicas
         var figures: [Report.Figure] = []
-        for workload in workloads {
+        func add(_ measured: [MeasuredFigure], _ workload: String) {
+            figures += measured.map { Report.Figure($0, workload: workload, calibration: calibration, facts: facts) }
+        }
+        for workload in local {
+            Progress.workload(workload.name)
             let outcome = try await workload.init().run(context)
-            figures += outcome.figures.map { Report.Figure($0, calibration: calibration) }
+            Progress.workload(nil)
+            add(outcome.figures, workload.name)
             if let node = outcome.node {
                 machine.ioBackend = node.ioBackend
                 machine.registeredBuffers = node.registeredBuffers
             }
         }
-        return Report(
+
+        var systems = peers
+        if !s3.isEmpty {
+            if target != nil {
+                for workload in s3 {
+                    Progress.workload(workload.name)
+                    add(try await workload.init().run(context, systems: peers), workload.name)
+                    Progress.workload(nil)
+                }
+            } else {
+                let needed = Set(s3.flatMap { $0.siloReplicas(default: replicas) }).sorted()
+                let context = context
+                let (measured, clusterSystems) = try await ThrowawayCluster.withClusters(context, replicas: needed) {
+                    clusters in
+                    // Start-up is not any workload's: every peak starts over once all clusters are up.
+                    for cluster in clusters.values {
+                        for (_, pid) in ProcessMemory.clusterProcesses(cluster.directory) { ProcessMemory.resetPeak(pid) }
+                    }
+                    var measured: [(String, [MeasuredFigure])] = []
+                    for workload in s3 {
+                        let silo = workload.siloReplicas(default: replicas).compactMap { clusters[$0] }.map(S3System.silo)
+                        Progress.workload(workload.name)
+                        measured.append((workload.name, try await workload.init().run(context, systems: silo + peers)))
+                        Progress.workload(nil)
+                        for (replicas, cluster) in clusters {
+                            if workload.siloReplicas(default: self.replicas).contains(replicas) {
+                                context.memory.recordCluster(cluster, workload: workload.name)
+                            } else {
+                                for (_, pid) in ProcessMemory.clusterProcesses(cluster.directory) {
+                                    ProcessMemory.resetPeak(pid)
+                                }
+                            }
+                        }
+                    }
+                    return (measured, needed.map { S3System.silo(clusters[$0]!) })
+                }
+                for (workload, figures) in measured { add(figures, workload) }
+                systems = clusterSystems + peers
+            }
+        }
+        var report = Report(
             git: git, build: BuildInfo.configuration, date: ISO8601DateFormatter().string(from: Date()),
-            quick: quick, rounds: rounds, machine: machine, calibration: calibration, figures: figures)
+            quick: scale == .quick, scale: scale.rawValue, rounds: rounds, machine: machine, calibration: calibration,
+            figures: figures,
+            systems: systems.map {
+                Report.SystemEntry(label: $0.label, endpoint: $0.target.endpoint.description, silo: $0.isSilo,
+                                   replicas: $0.replicas, chunkBytes: $0.chunkBytes)
+            },
+            memory: context.memory.all,
+            notes: s3.contains { $0.name == ScalingWorkload.name } ? ScalingWorkload.notes(scale) : [])
+        report.compareWithSilo(replicas: replicas)
+        return report
     }
 }

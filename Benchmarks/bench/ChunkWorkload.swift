@@ -43,7 +43,7 @@ struct ChunkWorkload: Workload {
         let runID = "bench-\(getpid())"
 
         return try await NodeProcess.withNode(context) { client, facts in
-            var recorder = FigureRecorder()
+            let recorder = FigureRecorder()
             for round in Round.plan(rounds: context.rounds) {
                 let id = "\(runID)-one-\(round.number)"
                 let put = try await Self.put(client, id: id, bytes: oneStreamBytes, crc: oneStreamCRC, payload)
@@ -100,6 +100,7 @@ struct ChunkWorkload: Workload {
                 let slice = payload.message(at: sent, bytesMax: bytes - sent)
                 try await writer.write(.with { $0.data = slice })
                 sent += slice.count
+                TransferMeter.add(slice.count)
             }
         })
         let elapsed = clock.now - start
@@ -128,6 +129,7 @@ struct ChunkWorkload: Workload {
                     received.announcedCRC = piece.chunkCRC32C ?? 0
                 }
                 received.bytes += piece.bytes.count
+                TransferMeter.add(piece.bytes.count)
             }
             return received
         }

@@ -64,7 +64,8 @@ final class HTTPConnection: Sendable {
     func execute(_ head: HTTPRequestHead, body: HTTPRequestBody = .none,
                  response: HTTPResponseBodyHandling) async throws -> HTTPExchangeResult {
         let promise = channel.eventLoop.makePromise(of: HTTPExchangeResult.self)
-        let exchange = HTTPExchange(head: head, body: body, responseHandling: response, promise: promise)
+        let exchange = HTTPExchange(head: head, body: body, responseHandling: response, promise: promise,
+                                    startedAt: .now())
         channel.writeAndFlush(exchange).whenFailure { _ in
             // The handler fails the exchange itself; this covers a pipeline already torn down.
             // Completing a promise twice is ignored.
@@ -100,6 +101,8 @@ struct HTTPExchangeResult: Sendable {
     var body: ByteBuffer
     var bodyBytes: Int
     var crc32c: UInt32?
+    /// From handing the request to the channel to the response head's arrival: the time to first byte.
+    var timeToFirstByte: TimeAmount
 }
 
 /// An operating error of the connection itself, before or outside an HTTP response.
@@ -125,4 +128,5 @@ struct HTTPExchange: Sendable {
     let body: HTTPRequestBody
     let responseHandling: HTTPResponseBodyHandling
     let promise: EventLoopPromise<HTTPExchangeResult>
+    let startedAt: NIODeadline
 }

@@ -21,6 +21,7 @@ final class HTTPExchangeHandler: ChannelDuplexHandler {
     private var bodyBytesSent = 0
     private var requestComplete = false
     private var responseHead: HTTPResponseHead?
+    private var responseHeadAt = NIODeadline.uptimeNanoseconds(0)
     private var collected = ByteBuffer()
     private var bodyBytesReceived = 0
     private var checksum: CRC32C?
@@ -75,6 +76,7 @@ final class HTTPExchangeHandler: ChannelDuplexHandler {
             while bodyBytesSent < bytes, context.channel.isWritable {
                 let slice = pattern.slice(at: bodyBytesSent, bytesMax: bytes - bodyBytesSent)
                 bodyBytesSent += slice.readableBytes
+                TransferMeter.add(slice.readableBytes)
                 context.write(wrapOutboundOut(.body(.byteBuffer(slice))), promise: nil)
             }
             guard bodyBytesSent == bytes else {
@@ -99,12 +101,14 @@ final class HTTPExchangeHandler: ChannelDuplexHandler {
         switch unwrapInboundIn(data) {
         case .head(let head):
             responseHead = head
+            responseHeadAt = .now()
             if collectBytesMax == nil, head.status.code >= 300 {
                 collectBytesMax = HTTPExchangeHandler.errorBodyBytesMax
                 checksum = nil
             }
         case .body(var part):
             bodyBytesReceived += part.readableBytes
+            TransferMeter.add(part.readableBytes)
             if let bytesMax = collectBytesMax {
                 guard collected.readableBytes + part.readableBytes <= bytesMax else {
                     fail(context: context, HTTPConnectionError(
@@ -132,7 +136,8 @@ final class HTTPExchangeHandler: ChannelDuplexHandler {
         // Closed before the caller resumes, so that it sees `isActive` false and reconnects.
         if !reusable { context.close(promise: nil) }
         exchange.promise.succeed(HTTPExchangeResult(
-            head: head, body: collected, bodyBytes: bodyBytesReceived, crc32c: checksum?.value))
+            head: head, body: collected, bodyBytes: bodyBytesReceived, crc32c: checksum?.value,
+            timeToFirstByte: responseHeadAt - exchange.startedAt))
         collected = ByteBuffer()
     }
 

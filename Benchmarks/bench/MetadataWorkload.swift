@@ -48,7 +48,7 @@ struct MetadataWorkload: Workload {
                 try await Self.commitAll(store, bucket, Array(slice), tag: "seed\(batch)")
             }
 
-            var recorder = FigureRecorder()
+            let recorder = FigureRecorder()
             for round in Round.plan(rounds: context.rounds) {
                 let latencies = try await Self.lookUp(store, bucket, keys, count: lookups)
                 let sorted = latencies.sorted()

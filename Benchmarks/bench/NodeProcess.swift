@@ -37,6 +37,8 @@ struct NodeProcess {
                               + "registered buffers \(facts.registeredBuffers)")
                 return try await body(client, facts)
             }
+            context.memory.record(workload: ChunkWorkload.name, system: S3System.siloLabel, process: "node",
+                                  pid: node.process.processIdentifier)
             await node.stop()
             return result
         } catch {

@@ -13,11 +13,44 @@ struct Report: Sendable, Codable {
     var build: String
     var date: String
     var quick: Bool
+    /// "full", "quick" or "smoke" (absent from reports before `smoke` existed).
+    var scale: String?
     var rounds: Int
     var machine: Machine
     /// Nil only when calibration did not run; then no figure has a limit or ratio.
     var calibration: Calibration?
     var figures: [Figure]
+    /// The S3 endpoints measured: Silo's throwaway clusters and any `--target` / `--compare` peers.
+    var systems: [SystemEntry]?
+    /// Peak resident memory of the gateways and nodes, per workload.
+    var memory: [MemoryPeak]?
+    /// What the run left out, and why.
+    var notes: [String]?
+    /// The SVG charts written beside the report, as file names in the results directory.
+    var charts: [String]?
+    /// Wall time of the whole run, cluster start-up included.
+    var durationSeconds: Double?
+
+    struct SystemEntry: Sendable, Codable {
+        var label: String
+        var endpoint: String
+        var silo: Bool
+        var replicas: Int?
+        var chunkBytes: Int?
+
+        enum CodingKeys: String, CodingKey {
+            case label, endpoint, silo, replicas
+            case chunkBytes = "chunk_bytes"
+        }
+    }
+
+    /// What every figure repeats about how it was measured, so that one figure read alone says it.
+    struct RunFacts: Sendable {
+        var build: String
+        var git: String
+        var kernel: String
+        var cpuCount: Int
+    }
 
     /// One figure: the median of its counted rounds, beside the stated target, Silo's goal, and the
     /// machine limit measured in the same run.
@@ -43,11 +76,35 @@ struct Report: Sendable, Codable {
         /// (end to end through a gateway); absent from the others, and from reports before they existed.
         var replicas: Int?
         var chunkBytes: Int?
+        /// The workload that measured it, and `silo` or the peer it was measured on.
+        var workload: String?
+        var system: String?
+        /// Object (or chunk) size and concurrent clients or streams; null where they do not apply.
+        var objectBytes: Int?
+        var concurrency: Int?
+        var build: String?
+        var git: String?
+        var kernel: String?
+        var cpuCount: Int?
+        /// Whether `bench --check` holds this figure's limit ratio against a baseline's.
+        var gated: Bool?
+        /// On a peer's figure: Silo's value of the same figure divided by the peer's (the Silo cluster at
+        /// `--replicas`, or R=1 for the e2e figures measured at both).
+        var siloRatio: Double?
 
         enum CodingKeys: String, CodingKey {
             case name, value, unit, target, goal, better, limit, pass, min, max, samples, replicas
             case limitedBy = "limited_by", limitRatio = "limit_ratio", goalMet = "goal_met"
             case chunkBytes = "chunk_bytes"
+            case workload, system, concurrency, build, git, kernel, gated
+            case objectBytes = "object_bytes", cpuCount = "cpu_count", siloRatio = "silo_ratio"
+        }
+
+        var isSilo: Bool { system == nil || system == S3System.siloLabel }
+
+        /// Tells the figures of one report apart: name, cluster and system.
+        var key: String {
+            name + (replicas.map { "@R\($0)" } ?? "") + (isSilo ? "" : "#" + (system ?? ""))
         }
 
         // By hand so that absent values are null, not missing.
@@ -67,11 +124,21 @@ struct Report: Sendable, Codable {
             try container.encode(min, forKey: .min)
             try container.encode(max, forKey: .max)
             try container.encode(samples, forKey: .samples)
-            try container.encodeIfPresent(replicas, forKey: .replicas)
-            try container.encodeIfPresent(chunkBytes, forKey: .chunkBytes)
+            try container.encode(replicas, forKey: .replicas)
+            try container.encode(chunkBytes, forKey: .chunkBytes)
+            try container.encode(workload, forKey: .workload)
+            try container.encode(system, forKey: .system)
+            try container.encode(objectBytes, forKey: .objectBytes)
+            try container.encode(concurrency, forKey: .concurrency)
+            try container.encode(build, forKey: .build)
+            try container.encode(git, forKey: .git)
+            try container.encode(kernel, forKey: .kernel)
+            try container.encode(cpuCount, forKey: .cpuCount)
+            try container.encode(gated, forKey: .gated)
+            try container.encodeIfPresent(siloRatio, forKey: .siloRatio)
         }
 
-        init(_ measured: MeasuredFigure, calibration: Calibration?) {
+        init(_ measured: MeasuredFigure, workload: String, calibration: Calibration?, facts: RunFacts) {
             let spec = measured.spec
             let value = Format.rounded(measured.median)
             name = spec.name
@@ -96,11 +163,34 @@ struct Report: Sendable, Codable {
             samples = measured.samples.map(Format.rounded)
             replicas = spec.replicas
             chunkBytes = spec.chunkBytes
+            self.workload = workload
+            system = spec.system
+            objectBytes = spec.objectBytes
+            concurrency = spec.concurrency
+            build = facts.build
+            git = facts.git
+            kernel = facts.kernel
+            cpuCount = facts.cpuCount
+            gated = spec.gated
         }
     }
 
     enum CodingKeys: String, CodingKey {
-        case git, build, date, quick, rounds, machine, calibration, figures
+        case git, build, date, quick, scale, rounds, machine, calibration, figures, systems, memory, notes, charts
+        case durationSeconds = "duration_s"
+    }
+
+    /// Fills every peer figure's `siloRatio` from the Silo figure of the same name: at `replicas` when
+    /// Silo measured it there, else at the smallest replication factor it was measured at.
+    mutating func compareWithSilo(replicas: Int) {
+        let silo = Dictionary(grouping: figures.filter(\.isSilo), by: \.name)
+        for index in figures.indices where !figures[index].isSilo {
+            let candidates = silo[figures[index].name] ?? []
+            guard let match = candidates.first(where: { $0.replicas == replicas })
+                    ?? candidates.min(by: { ($0.replicas ?? 0) < ($1.replicas ?? 0) }),
+                  figures[index].value > 0 else { continue }
+            figures[index].siloRatio = (match.value / figures[index].value * 1000).rounded() / 1000
+        }
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -109,25 +199,46 @@ struct Report: Sendable, Codable {
         try container.encode(build, forKey: .build)
         try container.encode(date, forKey: .date)
         try container.encode(quick, forKey: .quick)
+        try container.encode(scale, forKey: .scale)
         try container.encode(rounds, forKey: .rounds)
         try container.encode(machine, forKey: .machine)
         try container.encode(calibration.map(RoundedCalibration.init), forKey: .calibration)
         try container.encode(figures, forKey: .figures)
+        try container.encode(systems, forKey: .systems)
+        try container.encode(memory, forKey: .memory)
+        try container.encode(notes, forKey: .notes)
+        try container.encode(charts, forKey: .charts)
+        try container.encode(durationSeconds.map(Format.rounded), forKey: .durationSeconds)
+    }
+
+    /// Reads a report written by `write(to:)` (a baseline).
+    static func read(_ path: String) throws -> Report {
+        guard let data = FileManager.default.contents(atPath: path) else { throw BenchError("cannot read \(path)") }
+        do {
+            return try JSONDecoder().decode(Report.self, from: data)
+        } catch {
+            throw BenchError("\(path) is not a bench report: \(error)")
+        }
+    }
+
+    /// The JSON as `latest.json` holds it.
+    func json() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        var json = try encoder.encode(self)
+        json.append(UInt8(ascii: "\n"))
+        return json
     }
 
     /// Writes `latest.json` and `latest.md` into `directory`, each through a temporary file and a rename
     /// so a reader never sees half a report.
     func write(to directory: String) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        var json = try encoder.encode(self)
-        json.append(UInt8(ascii: "\n"))
-        try Self.replace(directory + "/latest.json", with: json)
+        try Self.replace(directory + "/latest.json", with: try json())
         try Self.replace(directory + "/latest.md", with: Data(ReportTable(self).markdown().utf8))
     }
 
-    private static func replace(_ path: String, with contents: Data) throws {
+    static func replace(_ path: String, with contents: Data) throws {
         let temporary = path + ".tmp"
         try contents.write(to: URL(fileURLWithPath: temporary))
         guard rename(temporary, path) == 0 else {
@@ -161,4 +272,12 @@ enum Format {
     }
 
     static func ratio(_ value: Double) -> String { String(format: "%.2f", value) }
+
+    /// `4KiB`, `16MiB`, `1GiB`: a power-of-two size as the figure names spell it.
+    static func size(_ bytes: Int) -> String {
+        for (shift, unit) in [(30, "GiB"), (20, "MiB"), (10, "KiB")] where bytes >= 1 << shift && bytes % (1 << shift) == 0 {
+            return "\(bytes >> shift)\(unit)"
+        }
+        return "\(bytes)B"
+    }
 }

@@ -12,26 +12,55 @@ struct ReportTable {
         !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
         """
 
-    static let figureHeader = ["figure", "setup", "value", "unit", "target", "goal", "limit", "ratio", "pass"]
+    var hasPeers: Bool { report.figures.contains { !$0.isSilo } }
+
+    var figureHeader: [String] {
+        ["figure"] + (hasPeers ? ["system"] : []) + ["setup", "value", "unit", "target", "goal", "limit", "ratio", "pass"]
+            + (hasPeers ? ["silo/peer"] : [])
+    }
     static let calibrationHeader = ["calibration", "value", "unit"]
+    static let memoryHeader = ["peak RSS", "system", "gateway MiB", "largest node MiB", "all nodes MiB"]
 
     var figureRows: [[String]] {
         report.figures.map { figure in
-            [figure.name, Self.setup(figure), Format.value(figure.value), figure.unit,
-             figure.target.map(Format.value) ?? "-", figure.goal.map(Format.value) ?? "-",
-             figure.limit.map(Format.value) ?? "-", figure.limitRatio.map(Format.ratio) ?? "-",
-             figure.pass.map { $0 ? "PASS" : "FAIL" } ?? "-"]
+            [figure.name] + (hasPeers ? [figure.system ?? S3System.siloLabel] : [])
+                + [Self.setup(figure), Format.value(figure.value), figure.unit,
+                   figure.target.map(Format.value) ?? "-", figure.goal.map(Format.value) ?? "-",
+                   figure.limit.map(Format.value) ?? "-", figure.limitRatio.map(Format.ratio) ?? "-",
+                   figure.pass.map { $0 ? "PASS" : "FAIL" } ?? "-"]
+                + (hasPeers ? [figure.siloRatio.map(Format.ratio) ?? "-"] : [])
         }
     }
 
-    /// `R=2, 16 MiB chunks` for a figure measured on a cluster; `-` for the others.
+    /// `R=2, 16MiB chunks, 1MiB × 16` for a figure measured on a cluster; `-` for one with no setup.
     static func setup(_ figure: Report.Figure) -> String {
         var parts: [String] = []
         if let replicas = figure.replicas { parts.append("R=\(replicas)") }
-        if let chunkBytes = figure.chunkBytes {
-            parts.append(chunkBytes % (1 << 20) == 0 ? "\(chunkBytes >> 20) MiB chunks" : "\(chunkBytes) B chunks")
+        if let chunkBytes = figure.chunkBytes { parts.append("\(Format.size(chunkBytes)) chunks") }
+        if let objectBytes = figure.objectBytes {
+            parts.append(Format.size(objectBytes) + (figure.concurrency.map { " × \($0)" } ?? ""))
         }
         return parts.isEmpty ? "-" : parts.joined(separator: ", ")
+    }
+
+    /// Per workload and cluster: the gateway's peak, the largest node's and the sum over nodes.
+    var memoryRows: [[String]] {
+        guard let memory = report.memory, !memory.isEmpty else { return [] }
+        var order: [String] = []
+        var groups: [String: [MemoryPeak]] = [:]
+        for peak in memory {
+            let key = peak.workload + "\u{0}" + peak.system
+            if groups[key] == nil { order.append(key) }
+            groups[key, default: []].append(peak)
+        }
+        func mebibytes(_ bytes: Int?) -> String { bytes.map { String($0 >> 20) } ?? "-" }
+        return order.map { key in
+            let peaks = groups[key]!
+            let nodes = peaks.filter { $0.process != "gateway" }.map(\.peakRSSBytes)
+            return [peaks[0].workload, peaks[0].system,
+                    mebibytes(peaks.first { $0.process == "gateway" }?.peakRSSBytes),
+                    mebibytes(nodes.max()), mebibytes(nodes.isEmpty ? nil : nodes.reduce(0, +))]
+        }
     }
 
     var calibrationRows: [[String]] {
@@ -43,7 +72,9 @@ struct ReportTable {
         let machine = report.machine
         var lines = [
             "git \(report.git), build \(report.build), \(report.date)"
-                + (report.quick ? ", quick" : "") + ", median of \(report.rounds) rounds",
+                + ((report.scale ?? (report.quick ? "quick" : "full")) == "full" ? "" : ", \(report.scale ?? "quick")")
+                + ", median of \(report.rounds) rounds"
+                + (report.durationSeconds.map { ", run took \(Int($0)) s" } ?? ""),
             "\(machine.cpuCount) × \(machine.cpuModel), \(machine.memoryBytes >> 20) MiB, "
                 + "kernel \(machine.kernel), host \(machine.hostname), crc32c hardware \(machine.crc32cHardware)",
         ]
@@ -54,6 +85,10 @@ struct ReportTable {
         if let calibration = report.calibration {
             lines.append("calibration disk io backend \(calibration.diskIOBackend)")
         }
+        for system in report.systems ?? [] where !system.silo {
+            lines.append("peer \(system.label): \(system.endpoint)")
+        }
+        lines += report.notes ?? []
         return lines
     }
 
@@ -66,7 +101,13 @@ struct ReportTable {
             out += Self.aligned([Self.calibrationHeader] + calibrationRows) + "\n"
         }
         if !figureRows.isEmpty {
-            out += Self.aligned([Self.figureHeader] + figureRows) + "\n"
+            out += Self.aligned([figureHeader] + figureRows) + "\n"
+        }
+        if !memoryRows.isEmpty {
+            out += Self.aligned([Self.memoryHeader] + memoryRows) + "\n"
+        }
+        if let charts = report.charts, !charts.isEmpty {
+            out += "charts: " + charts.joined(separator: ", ") + "\n\n"
         }
         if report.build == "debug" { out += Self.debugWarning + "\n" }
         return out
@@ -82,12 +123,20 @@ struct ReportTable {
             out += Self.markdownTable([Self.calibrationHeader] + calibrationRows) + "\n"
         }
         if !figureRows.isEmpty {
-            out += Self.markdownTable([Self.figureHeader] + figureRows) + "\n"
+            out += Self.markdownTable([figureHeader] + figureRows) + "\n"
+        }
+        if !memoryRows.isEmpty {
+            out += Self.markdownTable([Self.memoryHeader] + memoryRows) + "\n"
+        }
+        for chart in report.charts ?? [] {
+            out += "![\(chart)](\(chart))\n\n"
         }
         out += "MB/s = 10^6 bytes/s. ratio = value / limit, the smallest of the machine limits the figure "
-            + "depends on (chunk and e2e put: loopback TCP and disk write; chunk and e2e get: loopback TCP and "
-            + "disk read). setup: the replication factor and chunk size of the cluster an e2e figure was "
-            + "measured on (at R=2 every uploaded byte crosses loopback three times and is written twice).\n"
+            + "depends on (puts: loopback TCP and disk write; gets: loopback TCP and disk read). setup: the "
+            + "replication factor and chunk size of the cluster a figure was measured on (at R=2 every uploaded "
+            + "byte crosses loopback three times and is written twice), then object size × concurrent clients. "
+            + "silo/peer: Silo's value of the figure divided by the peer's (for ms figures, below 1 means Silo "
+            + "is faster). Peak RSS: the kernel's high-water mark (VmHWM) of each process during the workload.\n"
         return out
     }
 

@@ -64,6 +64,8 @@ struct S3Download: Sendable {
     let bytes: Int
     /// CRC32C of the body, when asked for.
     let crc32c: UInt32?
+    /// From sending the request to the response head's arrival.
+    let timeToFirstByte: Duration
 }
 
 struct S3ListPage: Sendable {
@@ -131,7 +133,8 @@ actor S3Client {
             throw S3RequestError(operation: operation, status: 200, code: nil,
                                  message: "Content-Length \(length) but \(result.bodyBytes) bytes arrived")
         }
-        return S3Download(bytes: result.bodyBytes, crc32c: result.crc32c)
+        return S3Download(bytes: result.bodyBytes, crc32c: result.crc32c,
+                          timeToFirstByte: .nanoseconds(result.timeToFirstByte.nanoseconds))
     }
 
     /// HEAD /bucket/key.

@@ -39,10 +39,3 @@ struct BenchError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }
-
-/// Live progress, one line per measurement, on standard error so the report on standard output stays clean.
-enum Progress {
-    static func line(_ text: String) {
-        FileHandle.standardError.write(Data((text + "\n").utf8))
-    }
-}

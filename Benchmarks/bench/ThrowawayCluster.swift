@@ -71,6 +71,22 @@ struct ThrowawayCluster: Sendable {
         }
     }
 
+    /// One cluster per replication factor in `replicas`, all running at once while `body` runs (so the
+    /// workloads can alternate rounds between them and any peer), stopped and purged afterwards.
+    static func withClusters<Result: Sendable>(
+        _ context: WorkloadContext, replicas: [Int], _ body: ([Int: ThrowawayCluster]) async throws -> Result
+    ) async throws -> Result {
+        func nest(_ remaining: ArraySlice<Int>, _ started: [Int: ThrowawayCluster]) async throws -> Result {
+            guard let first = remaining.first else { return try await body(started) }
+            return try await withCluster(context, replicas: first) { cluster in
+                var more = started
+                more[first] = cluster
+                return try await nest(remaining.dropFirst(), more)
+            }
+        }
+        return try await nest(replicas[...], [:])
+    }
+
     private static func start(silo: String, directory: String, replicas: Int, ioBackend: IOBackendChoice?,
                               logPath: String, running: RunningPID) async throws -> ThrowawayCluster {
         let gatewayPort = try Sockets.freeLoopbackPort()

@@ -1,8 +1,10 @@
 import Logging
+import Synchronization
 import SiloCore
 import SiloIO
 
-/// One family of figures (chunk, later metadata, end-to-end…). A workload measures; the report compares.
+/// One family of figures (chunk, metadata…) measured on parts of Silo the bench starts itself. A workload
+/// measures; the report compares.
 ///
 /// To add one: a type conforming here, in a file of its own, listed in `Workloads.all`. Its figures land
 /// in the same `results/latest.json` beside the calibration of the same run.
@@ -13,18 +15,37 @@ protocol Workload: Sendable {
     func run(_ context: WorkloadContext) async throws -> WorkloadOutcome
 }
 
-enum Workloads {
-    static let all: [any Workload.Type] = [ChunkWorkload.self, MetadataWorkload.self, E2EWorkload.self]
+/// A family of figures measured through the S3 API only, so that it runs unchanged against Silo's throwaway
+/// clusters and against any other S3 endpoint (`--target`, `--compare`). It is handed the systems to
+/// measure and runs each of its phases round by round across all of them (`S3Systems.interleaved`), so a
+/// drift of the machine during the run touches every system alike.
+protocol S3Workload: Sendable {
+    static var name: String { get }
+    /// The replication factors of the Silo clusters this workload measures (`replicas` is `--replicas`).
+    static func siloReplicas(default replicas: Int) -> [Int]
+    init()
+    func run(_ context: WorkloadContext, systems: [S3System]) async throws -> [MeasuredFigure]
+}
 
-    static func named(_ name: String) -> (any Workload.Type)? {
-        all.first { $0.name == name }
-    }
+enum Workloads {
+    static let all: [any Workload.Type] = [ChunkWorkload.self, MetadataWorkload.self]
+    static let s3: [any S3Workload.Type] = [E2EWorkload.self, SmallObjectWorkload.self, ScalingWorkload.self]
+
+    /// Every workload name in run order, calibration excluded.
+    static var names: [String] { all.map { $0.name } + s3.map { $0.name } }
+}
+
+/// How big a run is: `full` for the figures, `quick` for CI's gate (under three minutes), `smoke` for the
+/// tests of the bench itself (seconds; the figures mean nothing).
+enum RunScale: String, Sendable, Codable {
+    case full, quick, smoke
 }
 
 /// What every workload gets from the command line.
 struct WorkloadContext: Sendable {
-    /// Shrunken sizes, for CI.
-    let quick: Bool
+    let scale: RunScale
+    /// Shrunken sizes (quick or smoke), for the workloads that know no smaller scale than quick.
+    var quick: Bool { scale != .full }
     /// Measured rounds per figure, after one warm-up round that is not counted.
     let rounds: Int
     /// A directory on a real file system (O_DIRECT works) that the workload may fill and must leave empty.
@@ -33,10 +54,12 @@ struct WorkloadContext: Sendable {
     let nodeBinary: String
     /// Passed to `silo node --io-backend` when set.
     let ioBackend: IOBackendChoice?
-    /// An S3 endpoint to measure instead of a cluster the bench starts (the S3 workloads only).
-    var s3Target: S3Target? = nil
+    /// The replication factor of the cluster the small-object and scaling workloads measure.
+    var replicas = 2
     let limits: Limits
     let logger: Logger
+    /// Peak memory of the processes the workloads start, collected as they go.
+    let memory: MemoryLog
 }
 
 /// What a storage node said about itself in HealthCheck: it goes into the report's machine section.
@@ -76,21 +99,48 @@ struct FigureSpec: Sendable {
     let name: String
     let unit: FigureUnit
     let target: Double?
-    let goal: Double?
+    var goal: Double?
     let better: Better
     let limitedBy: [CalibrationFigure]
     /// The replication factor and chunk size of the cluster measured, for figures that depend on them.
     var replicas: Int? = nil
     var chunkBytes: Int? = nil
+    /// `silo`, or the label of the other S3 endpoint measured (`--target`, `--compare`).
+    var system = S3System.siloLabel
+    /// The object (or chunk) size and the number of concurrent clients or streams, where they apply.
+    var objectBytes: Int? = nil
+    var concurrency: Int? = nil
+    /// Whether `bench --check` holds this figure's limit ratio against the baseline's: only figures with a
+    /// machine limit whose ratio varies little from run to run (README, "The bench gate").
+    var gated = false
 
-    /// Tells figures of one name measured on differently configured clusters apart.
-    var key: String { name + (replicas.map { "@R\($0)" } ?? "") }
+    /// Tells figures of one name measured on differently configured clusters or other systems apart.
+    var key: String {
+        name + (replicas.map { "@R\($0)" } ?? "") + (system == S3System.siloLabel ? "" : "#" + system)
+    }
 
     /// This figure as measured on a cluster of `replicas` replicas and `chunkBytes` chunks.
     func on(replicas: Int?, chunkBytes: Int?) -> FigureSpec {
         var spec = self
         spec.replicas = replicas
         spec.chunkBytes = chunkBytes
+        return spec
+    }
+
+    /// This figure as measured on `system`. Only Silo's own figures are gated: a peer is not ours to hold.
+    func on(_ system: S3System) -> FigureSpec {
+        var spec = on(replicas: system.replicas, chunkBytes: system.chunkBytes)
+        spec.system = system.label
+        spec.gated = gated && system.isSilo
+        // The stated target is for any store; the goal is Silo's own.
+        if !system.isSilo { spec.goal = nil }
+        return spec
+    }
+
+    func sized(objectBytes: Int?, concurrency: Int?) -> FigureSpec {
+        var spec = self
+        spec.objectBytes = objectBytes
+        spec.concurrency = concurrency
         return spec
     }
 
@@ -128,19 +178,24 @@ struct Round: Sendable {
     }
 }
 
-/// Collects samples round by round and prints each as it arrives.
-struct FigureRecorder {
-    private var samples: [String: [Double]] = [:]
+/// Collects samples round by round and prints each as it arrives. A class so the phases of an S3 workload,
+/// which run as closures over several systems, can share one.
+final class FigureRecorder: Sendable {
+    private let samples = Mutex<[String: [Double]]>([:])
 
-    mutating func record(_ spec: FigureSpec, _ value: Double, in round: Round) {
-        let setup = spec.replicas.map { " R=\($0)" } ?? ""
+    init() {}
+
+    func record(_ spec: FigureSpec, _ value: Double, in round: Round) {
+        let setup = (spec.system == S3System.siloLabel ? "" : " [\(spec.system)]")
+            + (spec.replicas.map { " R=\($0)" } ?? "")
         Progress.line("\(spec.name)\(setup) \(round.label) … \(Format.value(value)) \(spec.unit.rawValue)")
-        if !round.isWarmUp { samples[spec.key, default: []].append(value) }
+        if !round.isWarmUp { samples.withLock { $0[spec.key, default: []].append(value) } }
     }
 
     /// The figures of `specs` that have at least one counted sample, in the order given.
     func figures(_ specs: [FigureSpec]) -> [MeasuredFigure] {
-        specs.compactMap { spec in
+        let samples = samples.withLock { $0 }
+        return specs.compactMap { spec in
             guard let values = samples[spec.key], !values.isEmpty else { return nil }
             return MeasuredFigure(spec: spec, samples: values)
         }
