@@ -48,8 +48,8 @@ struct E2EWorkload: S3Workload {
 
         static let full = Sizes(oneStreamBytes: 1 << 30, concurrentObjectBytes: 10 << 20, headObjects: 2000,
                                 headsPerRound: 4000, listsPerRound: 600)
-        static let quick = Sizes(oneStreamBytes: 256 << 20, concurrentObjectBytes: 2 << 20, headObjects: 500,
-                                 headsPerRound: 1000, listsPerRound: 200)
+        static let quick = Sizes(oneStreamBytes: 256 << 20, concurrentObjectBytes: 2 << 20, headObjects: 200,
+                                 headsPerRound: 800, listsPerRound: 100)
         static let smoke = Sizes(oneStreamBytes: 4 << 20, concurrentObjectBytes: 64 << 10, headObjects: 20,
                                  headsPerRound: 40, listsPerRound: 8)
 

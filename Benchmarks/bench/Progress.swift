@@ -55,6 +55,9 @@ enum Progress {
     static func workload(_ name: String?) {
         state.withLock { state in
             if state.liveShown, name == nil { write("\r\u{1B}[K") }
+            if name == nil, let finished = state.workload {
+                write("\(finished) took \(Int((ContinuousClock.now - state.workloadStart).seconds)) s\n")
+            }
             state.liveShown = false
             state.workload = name
             state.workloadStart = .now

@@ -30,8 +30,8 @@ struct ScalingWorkload: S3Workload {
             switch scale {
             case .full: Sizes(objectSizes: ScalingWorkload.objectSizes, cellBytes: 1 << 30, objectsMax: 2000, inFlightBytesMax: 4 << 30)
             // 1 GiB objects would take most of the three minutes CI gives the quick run: full runs only.
-            case .quick: Sizes(objectSizes: Array(ScalingWorkload.objectSizes.prefix(3)), cellBytes: 128 << 20, objectsMax: 512,
-                               inFlightBytesMax: 256 << 20)
+            case .quick: Sizes(objectSizes: Array(ScalingWorkload.objectSizes.prefix(3)), cellBytes: 32 << 20,
+                               objectsMax: 32, inFlightBytesMax: 128 << 20)
             case .smoke: Sizes(objectSizes: Array(ScalingWorkload.objectSizes.prefix(2)), cellBytes: 4 << 20, objectsMax: 32,
                                inFlightBytesMax: 16 << 20)
             }

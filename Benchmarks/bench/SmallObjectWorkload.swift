@@ -26,7 +26,8 @@ struct SmallObjectWorkload: S3Workload {
     static func objectsPerRound(_ scale: RunScale) -> Int {
         switch scale {
         case .full: 8000
-        case .quick: 2048
+        // Silo's small PUTs run at a few hundred a second on two cores: this keeps the quick run in budget.
+        case .quick: 256
         case .smoke: 128
         }
     }

@@ -16,7 +16,9 @@ struct ThrowawayCluster: Sendable {
     static let nodeCount = 6
     /// `up` returns once the cluster is ready; PostgreSQL's initdb dominates this.
     static let upTimeout = Duration.seconds(180)
-    static let downTimeout = Duration.seconds(60)
+    /// PostgreSQL's shutdown checkpoint after thousands of small commits took over a minute on a loaded
+    /// 2-core VM: a timeout here fails the whole run, so it is generous.
+    static let downTimeout = Duration.seconds(180)
     /// The gateway's chunk size when cluster.env does not state one: the DESIGN default.
     static let defaultChunkBytes = 16 << 20
 
