@@ -10,12 +10,18 @@
 # with SILO_ACCESS_KEY and SILO_SECRET_KEY names a gateway (plus SILO_CLUSTER_DIR and SILO_DATABASE_URL for
 # the tests that look at node directories or the database), STORAGE_NODES=host:port,... names nodes.
 # SILO_BIN overrides the silo binary (default .build/debug/silo).
+#
+# Before the integration suite it builds the release bench and silo (test_bench.py runs that bench against
+# moto's S3 server); after every test it runs the bench gate: `bench --quick --check results/baseline.json` (under three minutes),
+# which fails when a gated figure's ratio to its machine limit falls more than the tolerance below the
+# baseline's. A failed gate is run once more before it counts (README, "The bench gate").
+# SILO_SKIP_BENCH_GATE=1 leaves the gate out (the release build and test_bench.py still run).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$PWD
 
-usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
 
 all=0
 pytest_args=()
@@ -44,6 +50,15 @@ if ! swift test --skip-build; then
     failed+=("swift test")
 fi
 
+section "swift build (release: bench and silo, for test_bench.py and the bench gate)"
+bench_bin=""
+if swift build -c release --product silo && swift build -c release --product bench; then
+    bench_bin="$root/.build/release/bench"
+    export BENCH_BIN="$bench_bin"
+else
+    failed+=("release build")
+fi
+
 section "integration tests (pytest$([ $all -eq 1 ] && echo ', all markers' || echo ', not slow'))"
 export SILO_BIN="${SILO_BIN:-$root/.build/debug/silo}"
 marker_args=()
@@ -52,6 +67,22 @@ if [ $all -eq 0 ]; then
 fi
 if ! (cd Tests/integration && .venv/bin/python -m pytest -v "${marker_args[@]}" ${pytest_args[@]+"${pytest_args[@]}"}); then
     failed+=("integration tests")
+fi
+
+section "bench gate (bench --quick --check results/baseline.json)"
+# Results go under .build, not results/: CI must not rewrite the committed reports.
+gate_args=(--quick --check "$root/results/baseline.json" --results-dir "$root/.build/bench-gate"
+           --node-binary "$root/.build/release/silo")
+if [ "${SILO_SKIP_BENCH_GATE:-0}" = "1" ]; then
+    echo "skipped (SILO_SKIP_BENCH_GATE=1)"
+elif [ -z "$bench_bin" ]; then
+    failed+=("bench gate (no release bench)")
+elif ! "$bench_bin" "${gate_args[@]}"; then
+    # One retry: a real regression fails twice, a noisy round on a shared VM rarely does.
+    echo "bench gate: failed once; running it again before it counts"
+    if ! "$bench_bin" "${gate_args[@]}"; then
+        failed+=("bench gate")
+    fi
 fi
 
 section "summary"

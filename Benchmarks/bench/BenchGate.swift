@@ -1,14 +1,16 @@
 /// `bench --check BASELINE`: holds this run's gated figures against a committed baseline.
 ///
-/// What is compared is each figure's ratio to its machine limit measured in the same run (value / limit),
-/// not its absolute value: on a shared VM absolute figures drift by ±20 % from run to run, while a ratio
-/// measured within one run moves much less. A figure fails when its ratio falls more than `tolerance`
-/// below the baseline's (a ratio above the baseline's never fails). Only figures the baseline marks
+/// What is compared is each figure's ratio to its machine limit measured in the same run, not its absolute
+/// value: on a shared VM absolute figures drift by ±20 % from run to run, while a ratio measured within one
+/// run moves less. The ratio is that of the figure's best round (`limit_ratio_best`), because the noise of
+/// a shared machine is one-sided: a neighbour's burst slows some rounds, a regression slows all of them. A
+/// figure fails when that ratio falls more than `tolerance` below the baseline's (above never fails). Only figures the baseline marks
 /// `gated` count (`FigureSpec.gated`: throughput figures with a limit whose spread is small); a gated
 /// figure the baseline has and this run's workloads should have produced, but did not, fails too.
 struct BenchGate {
-    /// Chosen from repeated quick runs on this 2-core VM (README, "The bench gate").
-    static let defaultTolerance = "15%"
+    /// Chosen from repeated quick runs on this 2-core VM under other engineers' builds and tests, where the
+    /// gated figures' best-round ratios fell at most 37 % below the highest seen (README, "The bench gate").
+    static let defaultTolerance = "50%"
 
     let baseline: Report
     /// 0.15 for 15 %.
@@ -50,14 +52,15 @@ struct BenchGate {
         let current = Dictionary(report.figures.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
         let workloadsRun = Set(report.figures.compactMap(\.workload))
         return baseline.figures.compactMap { figure -> Verdict? in
-            guard figure.gated == true, figure.isSilo, let baselineRatio = figure.limitRatio, baselineRatio > 0
+            guard figure.gated == true, figure.isSilo, let baselineRatio = figure.limitRatioBest ?? figure.limitRatio,
+                  baselineRatio > 0
             else { return nil }
             guard let now = current[figure.key] else {
                 // A workload left out on purpose (`bench chunk --check …`) is not a regression.
                 guard let workload = figure.workload, workloadsRun.contains(workload) else { return nil }
                 return Verdict(key: figure.key, baselineRatio: baselineRatio, ratio: nil, failed: true)
             }
-            guard let ratio = now.limitRatio else {
+            guard let ratio = now.limitRatioBest ?? now.limitRatio else {
                 return Verdict(key: figure.key, baselineRatio: baselineRatio, ratio: nil, failed: true)
             }
             return Verdict(key: figure.key, baselineRatio: baselineRatio, ratio: ratio,
@@ -67,14 +70,14 @@ struct BenchGate {
 
     /// The verdicts as aligned text, failures named.
     static func text(_ verdicts: [Verdict], tolerance: Double, baselinePath: String) -> String {
-        var rows = [["gated figure", "baseline ratio", "ratio now", "change", "verdict"]]
+        var rows = [["gated figure", "baseline best/limit", "now best/limit", "change", "verdict"]]
         for verdict in verdicts {
             rows.append([verdict.key, Format.ratio(verdict.baselineRatio), verdict.ratio.map(Format.ratio) ?? "missing",
                          verdict.change.map { String(format: "%+.0f%%", $0 * 100) } ?? "-",
                          verdict.failed ? "FAIL" : "ok"])
         }
         let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max()! }
-        var out = "bench gate: ratio to the machine limit against \(baselinePath), tolerance "
+        var out = "bench gate: best round's ratio to the machine limit against \(baselinePath), tolerance "
             + "\(Int((tolerance * 100).rounded()))% below the baseline\n"
         for row in rows {
             out += row.indices.map { column in

@@ -66,6 +66,9 @@ struct Report: Sendable, Codable {
         var limit: Double?
         /// value / limit: the share of what the machine allows that Silo reaches.
         var limitRatio: Double?
+        /// The best round / limit: what `bench --check` compares. A neighbour's burst of CPU slows some
+        /// rounds of a run; a regression slows every round, the best one included.
+        var limitRatioBest: Double?
         /// Whether the stated target is met; nil without a target.
         var pass: Bool?
         var goalMet: Bool?
@@ -95,6 +98,7 @@ struct Report: Sendable, Codable {
         enum CodingKeys: String, CodingKey {
             case name, value, unit, target, goal, better, limit, pass, min, max, samples, replicas
             case limitedBy = "limited_by", limitRatio = "limit_ratio", goalMet = "goal_met"
+            case limitRatioBest = "limit_ratio_best"
             case chunkBytes = "chunk_bytes"
             case workload, system, concurrency, build, git, kernel, gated
             case objectBytes = "object_bytes", cpuCount = "cpu_count", siloRatio = "silo_ratio"
@@ -119,6 +123,7 @@ struct Report: Sendable, Codable {
             try container.encode(limitedBy, forKey: .limitedBy)
             try container.encode(limit, forKey: .limit)
             try container.encode(limitRatio, forKey: .limitRatio)
+            try container.encode(limitRatioBest, forKey: .limitRatioBest)
             try container.encode(pass, forKey: .pass)
             try container.encode(goalMet, forKey: .goalMet)
             try container.encode(min, forKey: .min)
@@ -152,9 +157,12 @@ struct Report: Sendable, Codable {
                 let bound = spec.limitedBy.map { calibration.value($0) }.min()!
                 limit = Format.rounded(bound)
                 limitRatio = bound > 0 ? (measured.median / bound * 1000).rounded() / 1000 : nil
+                let best = spec.better == .higher ? measured.maximum : measured.minimum
+                limitRatioBest = bound > 0 ? (best / bound * 1000).rounded() / 1000 : nil
             } else {
                 limit = nil
                 limitRatio = nil
+                limitRatioBest = nil
             }
             pass = spec.meets(spec.target, measured.median)
             goalMet = spec.meets(spec.goal, measured.median)

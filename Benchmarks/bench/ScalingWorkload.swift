@@ -12,7 +12,8 @@ import Glibc
 /// A cell moves about `cellBytes` each way (at least one object per client, at most `objectsMax`
 /// objects), so small sizes are bounded by count and large ones by bytes. A cell whose clients would hold
 /// more than `inFlightBytesMax` at once (64 × 1 GiB) is skipped and named in the report's notes. Objects
-/// are deleted after every round, so the disk holds at most one cell's objects.
+/// are deleted after every round, so the disk holds at most one cell's objects. None is gated: in repeated
+/// quick runs their ratios moved by 20–240 % (README, "The bench gate").
 struct ScalingWorkload: S3Workload {
     static let name = "scaling"
     static let concurrencies = [1, 4, 16, 64]
@@ -28,7 +29,7 @@ struct ScalingWorkload: S3Workload {
 
         static func of(_ scale: RunScale) -> Sizes {
             switch scale {
-            case .full: Sizes(objectSizes: ScalingWorkload.objectSizes, cellBytes: 1 << 30, objectsMax: 2000, inFlightBytesMax: 4 << 30)
+            case .full: Sizes(objectSizes: ScalingWorkload.objectSizes, cellBytes: 1 << 30, objectsMax: 500, inFlightBytesMax: 4 << 30)
             // 1 GiB objects would take most of the three minutes CI gives the quick run: full runs only.
             case .quick: Sizes(objectSizes: Array(ScalingWorkload.objectSizes.prefix(3)), cellBytes: 32 << 20,
                                objectsMax: 32, inFlightBytesMax: 128 << 20)
@@ -57,8 +58,7 @@ struct ScalingWorkload: S3Workload {
     static func specs(size: Int, clients: Int, on system: S3System) -> (put: FigureSpec, get: FigureSpec) {
         func spec(_ operation: String, _ limits: [CalibrationFigure]) -> FigureSpec {
             FigureSpec(name: "scaling.\(operation).\(Format.size(size)).c\(clients)", unit: .megabytesPerSecond,
-                       target: nil, goal: nil, better: .higher, limitedBy: limits,
-                       gated: size >= 1 << 20 && clients <= 16)
+                       target: nil, goal: nil, better: .higher, limitedBy: limits)
                 .on(system).sized(objectBytes: size, concurrency: clients)
         }
         return (spec("put", [.loopbackTCP, .diskWrite]), spec("get", [.loopbackTCP, .diskRead]))

@@ -25,7 +25,7 @@ struct SmallObjectWorkload: S3Workload {
     /// Objects written, read and headed per round, for each client count.
     static func objectsPerRound(_ scale: RunScale) -> Int {
         switch scale {
-        case .full: 8000
+        case .full: 4000
         // Silo's small PUTs run at a few hundred a second on two cores: this keeps the quick run in budget.
         case .quick: 256
         case .smoke: 128

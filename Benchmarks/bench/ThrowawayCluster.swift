@@ -129,6 +129,9 @@ struct ThrowawayCluster: Sendable {
     }
 
     private static func stop(silo: String, directory: String, logPath: String) async throws {
+        let clock = ContinuousClock()
+        let started = clock.now
+        defer { Progress.line("cluster \(directory) stopped in \(Format.value((clock.now - started).seconds)) s") }
         let status = try await DedicatedThread.run(name: "silo-cluster-down") {
             try SpawnedCommand.run(silo, ["cluster", "down", "--dir", directory, "--purge"], logPath: logPath,
                                    timeout: downTimeout)

@@ -230,11 +230,12 @@ def test_bench_check_names_the_figure_that_fell_below_its_baseline(scratch: Path
     # The others' are lowered far enough that no noise can fail them.
     target = gated[0]
     for figure in written["figures"]:
-        if figure["limit_ratio"]:
-            figure["limit_ratio"] = figure["limit_ratio"] * (10 if figure is target else 0.01)
+        for field in ("limit_ratio", "limit_ratio_best"):  # the gate reads the best round's
+            if figure[field]:
+                figure[field] = figure[field] * (10 if figure is target else 0.01)
     raised = scratch / "raised.json"
     raised.write_text(json.dumps(written))
-    result = run_bench(["chunk", "--check", str(raised), "--tolerance", "15%"], scratch, expect=1)
+    result = run_bench(["chunk", "--check", str(raised), "--tolerance", "50%"], scratch, expect=1)
     assert f"FAIL: {target['name']} " in result.stdout, result.stdout
     failing = [line for line in result.stdout.splitlines() if line.rstrip().endswith("FAIL")]
     assert len(failing) == 1 and failing[0].startswith(target["name"]), failing
