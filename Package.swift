@@ -61,28 +61,46 @@ let package = Package(
         .target(name: "SiloMetadata", dependencies: ["SiloCore", "CLibPQ"]),
         .target(name: "SiloCluster", dependencies: ["SiloCore"]),
         .target(name: "SiloPlacement", dependencies: ["SiloCore"]),
+        // The S3 protocol, pure: signing, aws-chunked payloads, checksums, XML, header formats, error codes.
+        // No HTTP server, no node, no database.
+        .target(name: "SiloS3", dependencies: [
+            "SiloCore", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        // The data path: upload/download pipelines, node directory, GC, janitor. Throws typed errors.
         .target(name: "SiloGateway", dependencies: [
-            "SiloCore", "SiloIO", "SiloStorage", "SiloProto", "SiloMetadata", "SiloPlacement",
-            .product(name: "Crypto", package: "swift-crypto"), hummingbird, metrics, prometheus, logging,
-            grpcCore, grpcHTTP2, grpcProtobuf, nioCore, nioPosix, nioHTTP1,
+            "SiloCore", "SiloS3", "SiloStorage", "SiloProto", "SiloMetadata", "SiloPlacement",
+            .product(name: "Crypto", package: "swift-crypto"), metrics, prometheus, logging,
+            grpcCore, grpcHTTP2, grpcProtobuf, nioCore,
             .product(name: "DequeModule", package: "swift-collections"),
+        ]),
+        // The HTTP edge: router, responders, the one place typed errors become S3 XML.
+        .target(name: "SiloHTTP", dependencies: [
+            "SiloCore", "SiloS3", "SiloGateway", "SiloMetadata", "SiloPlacement",
+            .product(name: "Crypto", package: "swift-crypto"), hummingbird, metrics, logging,
+            grpcCore, nioCore, nioPosix, nioHTTP1,
             .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
         ]),
         .executableTarget(name: "silo", dependencies: [
-            "SiloCore", "SiloIO", "SiloStorage", "SiloMetadata", "SiloGateway", "SiloCluster", "SiloPlacement",
+            "SiloCore", "SiloIO", "SiloStorage", "SiloMetadata", "SiloGateway", "SiloHTTP", "SiloCluster", "SiloPlacement",
             argumentParser, logging, grpcHTTP2, hummingbird,
         ]),
         .executableTarget(name: "bench", dependencies: [
             "SiloCore", "SiloIO", "SiloProto", "SiloStorage", grpcCore, grpcHTTP2, grpcProtobuf,
             argumentParser, logging,
-            "SiloMetadata", "SiloCluster", "SiloGateway", nioCore, nioPosix, nioHTTP1,
+            "SiloMetadata", "SiloCluster", "SiloGateway", "SiloS3", nioCore, nioPosix, nioHTTP1,
             .product(name: "Crypto", package: "swift-crypto"),
         ], path: "Benchmarks/bench"),
 
         .testTarget(name: "SiloCoreTests", dependencies: ["SiloCore"]),
         // Helpers shared by the test targets (a disk-backed scratch directory: O_DIRECT refuses tmpfs).
-        .target(name: "SiloTestSupport", path: "Tests/SiloTestSupport"),
+        .target(name: "SiloTestSupport", dependencies: ["SiloS3"], path: "Tests/SiloTestSupport"),
+        // The gateway's data path over real parts in one process (PostgreSQL, nodes), for the gateway's and
+        // the HTTP edge's tests.
+        .target(name: "SiloGatewayTestSupport", dependencies: [
+            "SiloGateway", "SiloS3", "SiloCore", "SiloTestSupport", "SiloMetadata", "SiloCluster", "SiloStorage", "SiloIO",
+            grpcCore, grpcHTTP2, nioCore, logging, .product(name: "Crypto", package: "swift-crypto"),
+        ], path: "Tests/SiloGatewayTestSupport"),
         .testTarget(name: "SiloIOTests", dependencies: ["SiloIO", "SiloCore", "SiloTestSupport"]),
         .testTarget(name: "SiloStorageTests", dependencies: [
             "SiloStorage", "SiloIO", "SiloCore", "SiloProto", "SiloTestSupport", grpcCore, grpcProtobuf,
@@ -90,10 +108,18 @@ let package = Package(
         ]),
         .testTarget(name: "SiloMetadataTests", dependencies: ["SiloMetadata", "SiloCluster", "SiloCore", "SiloTestSupport"]),
         .testTarget(name: "SiloPlacementTests", dependencies: ["SiloPlacement", "SiloCore"]),
+        .testTarget(name: "SiloS3Tests", dependencies: [
+            "SiloS3", "SiloCore", "SiloTestSupport", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         .testTarget(name: "SiloGatewayTests", dependencies: [
-            "SiloGateway", "SiloCore", "SiloTestSupport", "SiloMetadata", "SiloCluster", "SiloStorage", "SiloIO",
-            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            "SiloGateway", "SiloS3", "SiloCore", "SiloTestSupport", "SiloGatewayTestSupport", "SiloMetadata",
+            "SiloCluster", "SiloStorage", "SiloIO",
             grpcCore, grpcHTTP2, nioCore, logging, .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        .testTarget(name: "SiloHTTPTests", dependencies: [
+            "SiloHTTP", "SiloGateway", "SiloS3", "SiloCore", "SiloTestSupport", "SiloGatewayTestSupport", "SiloMetadata",
+            "SiloCluster",
+            .product(name: "HummingbirdTesting", package: "hummingbird"), hummingbird, nioCore, logging,
         ]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,6 +1,6 @@
 import NIOCore
 import NIOHTTP1
-import SiloGateway
+import SiloS3
 
 /// Where an S3 endpoint is: `http://host:port`, path-style addressing (`/bucket/key`).
 struct S3Endpoint: Sendable, CustomStringConvertible {

@@ -1,4 +1,4 @@
-import SiloGateway
+import SiloS3
 
 #if canImport(Glibc)
 import Glibc

@@ -1,3 +1,4 @@
+import SiloS3
 import DequeModule
 import Synchronization
 
@@ -7,7 +8,7 @@ import Synchronization
 /// Either end can stop the other: `finish` ends the consumer's iteration after what is queued,
 /// `fail` ends it with an error, and the consumer's `close` makes every later `send` throw, so a producer
 /// never waits forever on a consumer that has gone (a failed node stream, say).
-final class BoundedFeed<Element: Sendable>: AsyncSequence, Sendable {
+package final class BoundedFeed<Element: Sendable>: AsyncSequence, Sendable {
     struct Closed: Error {}
 
     private struct State {
@@ -138,12 +139,12 @@ final class BoundedFeed<Element: Sendable>: AsyncSequence, Sendable {
         }
     }
 
-    struct AsyncIterator: AsyncIteratorProtocol, Sendable {
+    package struct AsyncIterator: AsyncIteratorProtocol, Sendable {
         let feed: BoundedFeed
-        mutating func next() async throws -> Element? { try await feed.next() }
+        package mutating func next() async throws -> Element? { try await feed.next() }
     }
 
-    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(feed: self) }
+    package func makeAsyncIterator() -> AsyncIterator { AsyncIterator(feed: self) }
 }
 
 private enum SendStep { case done, wait, fail(any Error) }

@@ -1,3 +1,4 @@
+import SiloS3
 import SiloCore
 
 /// The part of one stored chunk a ranged read needs: which chunk, and which bytes of it.

@@ -1,3 +1,4 @@
+import SiloS3
 import Foundation
 import GRPCCore
 import Logging
@@ -123,13 +124,12 @@ public struct DownloadPipeline: Sendable {
             }
             return
         }
-        throw S3Error(.serviceUnavailable,
-                      message: "No replica of chunk \(chunk.chunkID) could be read (\(failures.joined(separator: "; "))).")
+        throw GatewayError.chunkUnreadable(chunk.chunkID, failures: failures)
     }
 }
 
-struct ChunkMismatch: Error, CustomStringConvertible {
+package struct ChunkMismatch: Error, CustomStringConvertible {
     var node: NodeID
     var chunk: ChunkID
-    var description: String { "node \(node) holds a chunk \(chunk) whose size or CRC32C differs from the metadata" }
+    package var description: String { "node \(node) holds a chunk \(chunk) whose size or CRC32C differs from the metadata" }
 }

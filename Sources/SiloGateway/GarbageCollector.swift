@@ -1,3 +1,4 @@
+import SiloS3
 import GRPCCore
 import Logging
 import SiloCore

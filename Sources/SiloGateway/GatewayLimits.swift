@@ -1,3 +1,4 @@
+import SiloS3
 import SiloCore
 
 /// The gateway's named maxima and intervals, checked at start-up (`validate`).

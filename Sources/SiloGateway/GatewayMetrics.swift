@@ -1,3 +1,4 @@
+import SiloS3
 import CoreMetrics
 import Metrics
 import Prometheus
@@ -33,7 +34,7 @@ public struct GatewayMetrics: Sendable {
         chunksInFlight = CoreMetrics.Meter(label: "silo_gateway_chunks_in_flight", factory: factory)
     }
 
-    func record(operation: String, status: Int, since start: ContinuousClock.Instant) {
+    package func record(operation: String, status: Int, since start: ContinuousClock.Instant) {
         let elapsed = ContinuousClock.now - start
         CoreMetrics.Counter(label: "silo_gateway_requests_total",
                 dimensions: [("operation", operation), ("status", String(status))], factory: factory).increment()
@@ -41,15 +42,15 @@ public struct GatewayMetrics: Sendable {
                       factory: factory).record(duration: elapsed)
     }
 
-    func received(bytes: Int) { bytesReceived.increment(by: bytes) }
-    func sent(bytes: Int) { bytesSent.increment(by: bytes) }
+    package func received(bytes: Int) { bytesReceived.increment(by: bytes) }
+    package func sent(bytes: Int) { bytesSent.increment(by: bytes) }
 
-    func refreshGauges(nodesUp up: Int, databaseBusy: Int? = nil, databaseTotal: Int? = nil) {
+    package func refreshGauges(nodesUp up: Int, databaseBusy: Int? = nil, databaseTotal: Int? = nil) {
         nodesUp.record(up)
         if let databaseBusy { databaseConnectionsBusy.record(databaseBusy) }
         if let databaseTotal { databaseConnections.record(databaseTotal) }
     }
 
     /// The Prometheus text exposition of every metric.
-    func exposition() -> [UInt8] { registry.emitToBuffer() }
+    package func exposition() -> [UInt8] { registry.emitToBuffer() }
 }

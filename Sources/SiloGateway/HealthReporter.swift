@@ -1,14 +1,21 @@
+import SiloS3
 import Foundation
 import SiloMetadata
 
 /// `/health`: whether PostgreSQL answers, and the nodes as this gateway sees them. Healthy when the
 /// database answers and at least `replicaCount` nodes are up (uploads can be placed).
-struct HealthReporter: Sendable {
+package struct HealthReporter: Sendable {
     let store: MetadataStore
     let nodes: NodeDirectory
     let limits: GatewayLimits
 
-    struct Report: Encodable {
+    package init(store: MetadataStore, nodes: NodeDirectory, limits: GatewayLimits) {
+        self.store = store
+        self.nodes = nodes
+        self.limits = limits
+    }
+
+    package struct Report: Encodable {
         struct Node: Encodable {
             var id: String
             var address: String
@@ -24,16 +31,16 @@ struct HealthReporter: Sendable {
         var nodesUp: Int
         var nodes: [Node]
 
-        var isHealthy: Bool { status == "ok" }
+        package var isHealthy: Bool { status == "ok" }
 
-        func json() -> [UInt8] {
+        package func json() -> [UInt8] {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             return Array((try? encoder.encode(self)) ?? Data("{\"status\":\"error\"}".utf8))
         }
     }
 
-    func report() async -> Report {
+    package func report() async -> Report {
         var databaseError: String?
         do {
             _ = try await store.bucketExists(try .init("health-probe"))

@@ -1,3 +1,4 @@
+import SiloS3
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
@@ -216,7 +217,7 @@ public final class NodeDirectory: Sendable {
     }
 
     /// Probes every member once, concurrently, and acts on state changes.
-    func probeAll() async {
+    package func probeAll() async {
         let targets = state.withLock { $0.members.values.map { ($0.record.id, $0.client) } }
         let options: CallOptions = { var o = CallOptions.defaults; o.timeout = limits.nodeProbeTimeout; return o }()
         let results = await withTaskGroup(of: (NodeID, Silo_Storage_V1_HealthCheckResponse?).self) { group in

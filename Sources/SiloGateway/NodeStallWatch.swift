@@ -1,3 +1,4 @@
+import SiloS3
 import SiloCore
 import Synchronization
 
@@ -15,7 +16,7 @@ public struct NodeStalled: Error, CustomStringConvertible {
 /// Progress is what the node does: a piece arriving, a batch accepted. Time the call spends waiting on
 /// the other side of the gateway (a slow client reading, a slow client sending) is paused out, so a slow
 /// client never makes a node look stalled.
-final class NodeStallWatch: Sendable {
+package final class NodeStallWatch: Sendable {
     private struct State {
         var lastProgress: ContinuousClock.Instant
         var pausedDepth = 0

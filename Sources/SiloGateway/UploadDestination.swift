@@ -1,3 +1,4 @@
+import SiloS3
 import SiloMetadata
 
 /// What an upload's commit makes of its body.

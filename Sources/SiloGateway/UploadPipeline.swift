@@ -1,3 +1,4 @@
+import SiloS3
 import Crypto
 import Foundation
 import GRPCCore
@@ -26,6 +27,11 @@ public struct UploadRequest: Sendable {
     public var expectedChecksum: (@Sendable () throws -> String?)?
     /// What the commit makes of the body: an object (by default, unconditionally) or a multipart part.
     public var destination: UploadDestination = .object(.none)
+
+    package init(bucket: BucketName, key: ObjectKey) {
+        self.bucket = bucket
+        self.key = key
+    }
 }
 
 /// A committed upload.
@@ -70,7 +76,7 @@ public struct UploadPipeline: Sendable {
                                             beforeBody: @Sendable () -> Void = {}) async throws -> UploadedObject
     where Body.Element == ByteBuffer {
         if let length = request.contentLength, length > limits.objectBytesMax {
-            throw S3Error(.entityTooLarge, message: "The object is \(length) bytes; at most \(limits.objectBytesMax) are allowed.")
+            throw GatewayError.objectTooLarge(declaredBytes: length, limitBytes: limits.objectBytesMax)
         }
         let pending = try await store.beginUpload(bucket: request.bucket, key: request.key)
         beforeBody()
@@ -144,10 +150,10 @@ public struct UploadPipeline: Sendable {
                 let count = Int64(buffer.readableBytes)
                 guard count > 0 else { continue }
                 if total + count > limits.objectBytesMax {
-                    throw S3Error(.entityTooLarge, message: "The object exceeds \(limits.objectBytesMax) bytes.")
+                    throw GatewayError.objectTooLarge(declaredBytes: nil, limitBytes: limits.objectBytesMax)
                 }
                 if let length = request.contentLength, total + count > length {
-                    throw S3Error(.invalidRequest, message: "The body is longer than its Content-Length.")
+                    throw GatewayError.bodyLongerThanDeclared(declaredBytes: length)
                 }
                 try await hashing.send(buffer)
                 total += count
@@ -187,7 +193,7 @@ public struct UploadPipeline: Sendable {
                 placer.finished(chunk.index, crc: try await chunk.finish())
             }
             if let length = request.contentLength, total != length {
-                throw S3Error(.incompleteBody, message: "The body ended after \(total) of \(length) bytes.")
+                throw GatewayError.bodyShorterThanDeclared(receivedBytes: total, declaredBytes: length)
             }
             precondition(current == nil, "a chunk stays open after the whole body")
             while let stored = try await group.next() { try placer.check(stored, into: &chunkCRCs) }
@@ -197,27 +203,26 @@ public struct UploadPipeline: Sendable {
         let digests = try await hasher.value
         if let expected = request.expectedSHA256, let sha256 = digests.sha256 {
             guard sha256 == expected else {
-                throw S3Error(.xAmzContentSHA256Mismatch,
-                              message: "The provided 'x-amz-content-sha256' header does not match what was computed.")
+                throw GatewayError.sha256Mismatch
             }
         }
         let digest = digests.md5
         if let expected = request.expectedMD5, expected != digest {
-            throw S3Error(.badDigest, message: "The Content-MD5 you specified did not match what we received.")
+            throw GatewayError.md5Mismatch
         }
         if let algorithm = request.checksumAlgorithm, let computed = digests.checksum,
            let expected = try request.expectedChecksum?() {
             guard let decoded = Data(base64Encoded: expected), decoded.count == algorithm.digestByteCount else {
-                throw ChecksumError.invalidValue(algorithm).s3Error
+                throw ChecksumError.invalidValue(algorithm)
             }
-            guard Data(base64Encoded: computed) == decoded else { throw ChecksumError.mismatch(algorithm).s3Error }
+            guard Data(base64Encoded: computed) == decoded else { throw ChecksumError.mismatch(algorithm) }
         }
         return Streamed(size: total, etag: Hex.encode(digest), chunkCRCs: chunkCRCs, checksum: digests.checksum)
     }
 }
 
 /// A chunk every replica acknowledged.
-struct StoredChunk: Sendable {
+package struct StoredChunk: Sendable {
     var index: Int
     var id: ChunkID
     var size: Int64
@@ -234,7 +239,7 @@ public struct ReplicaWriteError: Error, CustomStringConvertible {
 
 /// Opens the chunks of one upload in order and keeps at most `uploadChunksInFlightMax` of them waiting
 /// for their replicas' acknowledgements.
-struct ChunkPlacer {
+package struct ChunkPlacer {
     let pipeline: UploadPipeline
     let pending: PendingUploadID
     private(set) var nextIndex = 0
@@ -260,10 +265,10 @@ struct ChunkPlacer {
         do {
             targets = try pipeline.nodes.placement(for: id)
         } catch {
-            throw S3Error(.serviceUnavailable, message: "Not enough storage nodes are up: \(error)")
+            throw GatewayError.notEnoughNodes(reason: "\(error)")
         }
         guard targets.count == pipeline.limits.replicaCount else {
-            throw S3Error(.serviceUnavailable, message: "Not enough storage nodes are reachable.")
+            throw GatewayError.notEnoughNodes(reason: "\(targets.count) of \(pipeline.limits.replicaCount) replicas' nodes are reachable")
         }
         let placement = ChunkPlacement(chunkID: id, index: nextIndex, offset: ByteCount(nextOffset),
                                        length: ByteCount(size), crc32c: 0, replicas: targets.map(\.id))
@@ -322,8 +327,8 @@ struct ChunkPlacer {
             preconditionFailure("chunk \(stored.index) was acknowledged before it was finished")
         }
         for (node, receipt) in stored.receipts where receipt.size != UInt64(stored.size) || receipt.crc32c != crc {
-            throw ReplicaWriteError(node: node, chunk: stored.id, underlying: S3Error(
-                .internalError, message: "node stored \(receipt.size) bytes with CRC32C \(receipt.crc32c); sent \(stored.size) with \(crc)"))
+            throw ReplicaWriteError(node: node, chunk: stored.id, underlying: ReceiptMismatch(
+                storedBytes: receipt.size, storedCRC32C: receipt.crc32c, sentBytes: stored.size, sentCRC32C: crc))
         }
         while crcs.count <= stored.index { crcs.append(0) }
         crcs[stored.index] = crc
@@ -331,7 +336,7 @@ struct ChunkPlacer {
 }
 
 /// The chunk being filled: its CRC32C, and the batch of body buffers not yet sent to its replicas.
-struct OpenChunk {
+package struct OpenChunk {
     let index: Int
     let size: Int64
     let feeds: [BoundedFeed<[ByteBuffer]>]

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import SiloCore
 import SiloGateway
+import SiloHTTP
 import SiloIO
 import SiloMetadata
 import SiloStorage

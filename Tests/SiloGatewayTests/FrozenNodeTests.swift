@@ -4,6 +4,8 @@ import SiloMetadata
 import Testing
 
 @testable import SiloGateway
+@testable import SiloGatewayTestSupport
+@testable import SiloS3
 
 /// A node that takes connections and never answers (a stopped process, a hung disk, a partition that drops
 /// packets) rather than refusing them. Probes time out on it (`nodeProbeTimeout`); the data path must not

@@ -4,6 +4,8 @@ import SiloMetadata
 import Testing
 
 @testable import SiloGateway
+@testable import SiloGatewayTestSupport
+@testable import SiloS3
 
 /// The GC worker against real nodes: replaced and deleted versions' chunk files disappear from every
 /// node, live ones stay, and a chunk on an unreachable node stays queued until the node is back.

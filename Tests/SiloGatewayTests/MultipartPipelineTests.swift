@@ -6,6 +6,8 @@ import SiloMetadata
 import Testing
 
 @testable import SiloGateway
+@testable import SiloGatewayTestSupport
+@testable import SiloS3
 
 @Suite struct MultipartETagTests {
     /// Worked by hand with MD5: md5("hello"), md5("world"), and the MD5 of their 32 binary bytes.
@@ -124,13 +126,21 @@ import Testing
                     upload, bucket: cluster.bucket, key: key, parts: request.parts.map { ($0.partNumber, $0.etag) },
                     etag: etag, partBytesMin: partBytesMin)
             }
-            func code(_ body: String, partBytesMin: Int64 = 1) async -> S3ErrorCode? {
+            /// What refused the completion: the document (an `S3Error` of the protocol layer) or the store
+            /// (a `MetadataError`, which the HTTP edge maps: SiloHTTPTests' `ErrorMappingTests`).
+            func refusal(_ body: String, partBytesMin: Int64 = 1) async -> (any Error)? {
                 do {
                     try await complete(body, partBytesMin: partBytesMin)
                     return nil
                 } catch {
-                    return S3Gateway.s3Error(for: error, logger: Logger(label: "test"), requestID: "t").code
+                    return error
                 }
+            }
+            func code(_ body: String, partBytesMin: Int64 = 1) async -> S3ErrorCode? {
+                (await refusal(body, partBytesMin: partBytesMin) as? S3Error)?.code
+            }
+            func metadata(_ body: String, partBytesMin: Int64 = 1) async -> MetadataError? {
+                await refusal(body, partBytesMin: partBytesMin) as? MetadataError
             }
             func part(_ number: Int, _ etag: String) -> String {
                 "<Part><PartNumber>\(number)</PartNumber><ETag>&quot;\(etag)&quot;</ETag></Part>"
@@ -139,15 +149,16 @@ import Testing
                 "<CompleteMultipartUpload>" + parts.joined() + "</CompleteMultipartUpload>"
             }
             #expect(await code(document(part(2, last.etag), part(1, small.etag))) == .invalidPartOrder)
-            #expect(await code(document(part(1, small.etag), part(3, last.etag))) == .invalidPart)
-            #expect(await code(document(part(1, last.etag), part(2, last.etag))) == .invalidPart)
-            #expect(await code(document(part(1, small.etag), part(2, last.etag)), partBytesMin: 1_001) == .entityTooSmall)
+            #expect(await metadata(document(part(1, small.etag), part(3, last.etag))) == .invalidPart(partNumber: 3))
+            #expect(await metadata(document(part(1, last.etag), part(2, last.etag))) == .invalidPart(partNumber: 1))
+            #expect(await metadata(document(part(1, small.etag), part(2, last.etag)), partBytesMin: 1_001)
+                == .entityTooSmall(partNumber: 1, size: ByteCount(1_000)))
             #expect(await code("<CompleteMultipartUpload><Part></CompleteMultipartUpload>") == .malformedXML)
             #expect(await code(document()) == .malformedXML)
             #expect(await code(document(part(0, small.etag))) == .invalidArgument)
             // The last part may be small; so may a single one.
-            #expect(await code(document(part(1, small.etag), part(2, last.etag)), partBytesMin: 1_000) == nil)
-            #expect(await code(document(part(1, small.etag))) == .noSuchUpload)
+            #expect(await refusal(document(part(1, small.etag), part(2, last.etag)), partBytesMin: 1_000) == nil)
+            #expect(await metadata(document(part(1, small.etag))).map { if case .noSuchUpload = $0 { true } else { false } } == true)
         }
     }
 

@@ -4,6 +4,8 @@ import SiloMetadata
 import Testing
 
 @testable import SiloGateway
+@testable import SiloGatewayTestSupport
+@testable import SiloS3
 
 /// Membership as the gateway's probes see it, against real nodes: a node that stops answering goes down
 /// after `nodeMissedProbesMax` probes (in the node table too), placement avoids it, /health counts it out,
@@ -78,7 +80,7 @@ import Testing
             #expect(report.database == "ok")
 
             await #expect { try await cluster.upload(seededBytes(1_000, seed: 52), key: "no-room") }
-                throws: { ($0 as? S3Error)?.code == .serviceUnavailable }
+                throws: { if case .notEnoughNodes = $0 as? GatewayError { true } else { false } }
             let visible = try await cluster.object("no-room")
             #expect(visible == nil)
             let pending = try await cluster.store.abandonedUploads(olderThan: .zero, limit: 10)

@@ -5,6 +5,8 @@ import SiloMetadata
 import Testing
 
 @testable import SiloGateway
+@testable import SiloGatewayTestSupport
+@testable import SiloS3
 
 /// PutObject's data path against a real PostgreSQL and real storage nodes: what the commit records, and what
 /// each replica holds on disk.
@@ -95,9 +97,6 @@ import Testing
     }
 }
 
-func md5Hex(_ data: [UInt8]) -> String {
-    Insecure.MD5.hash(data: data).map { String(format: "%02x", $0) }.joined()
-}
 
 /// Checks what the metadata says of `object` against `data` and against every node's disk: chunks of
 /// `chunkBytes` in order, each on `replicaCount` distinct nodes and on no other, each replica holding

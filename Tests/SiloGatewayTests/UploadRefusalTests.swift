@@ -8,6 +8,8 @@ import Synchronization
 import Testing
 
 @testable import SiloGateway
+@testable import SiloGatewayTestSupport
+@testable import SiloS3
 
 /// Uploads the pipeline refuses: nothing becomes visible, no pending record stays, every chunk placed
 /// goes to the GC queue, and GC then leaves no chunk file on any node.
@@ -43,17 +45,19 @@ import Testing
         #expect(temporary.isEmpty, "temporary files left: \(temporary)", sourceLocation: sourceLocation)
     }
 
-    func expectCode(_ code: S3ErrorCode, sourceLocation: SourceLocation = #_sourceLocation,
-                    _ body: () async throws -> Void) async {
+    /// The upload fails with a refusal `matches` accepts: the data path's typed errors, which the HTTP edge
+    /// maps to S3 codes (SiloHTTPTests' `ErrorMappingTests`).
+    func expectRefusal(sourceLocation: SourceLocation = #_sourceLocation, _ matches: @escaping (GatewayError) -> Bool,
+                       _ body: () async throws -> Void) async {
         await #expect(sourceLocation: sourceLocation) { try await body() } throws: { error in
-            (error as? S3Error)?.code == code
+            (error as? GatewayError).map(matches) ?? false
         }
     }
 
     @Test func bodyShorterThanContentLengthIsIncomplete() async throws {
         try await PipelineCluster.with(limits: Self.limits) { cluster in
             let data = seededBytes(5 * 65_536 + 30_000, seed: 21)
-            await expectCode(.incompleteBody) {
+            await expectRefusal({ if case .bodyShorterThanDeclared = $0 { true } else { false } }) {
                 try await cluster.upload(data, key: "short") { $0.contentLength = Int64(data.count + 1_000) }
             }
             // Six chunks were opened; the sixth never got all its bytes.
@@ -68,7 +72,7 @@ import Testing
             request.contentLength = Int64(declared.count)
             var buffers = BufferSequence(declared, pieceSizes: oddPieceSizes).buffers
             buffers.append(ByteBuffer(bytes: [1, 2, 3]))
-            await expectCode(.invalidRequest) {
+            await expectRefusal({ $0 == .bodyLongerThanDeclared(declaredBytes: Int64(declared.count)) }) {
                 _ = try await cluster.uploads.upload(request, body: BufferSequence(buffers: buffers))
             }
             try await expectRefusalCleanedUp(cluster, key: "long", placedChunks: 4)
@@ -80,7 +84,7 @@ import Testing
             let data = seededBytes(4 * 65_536 + 1, seed: 23)
             var wrong = Array(SHA256.hash(data: data))
             wrong[0] ^= 1
-            await expectCode(.xAmzContentSHA256Mismatch) {
+            await expectRefusal({ $0 == .sha256Mismatch }) {
                 try await cluster.upload(data, key: "sha") { $0.expectedSHA256 = wrong }
             }
             try await expectRefusalCleanedUp(cluster, key: "sha", placedChunks: 5)
@@ -90,7 +94,7 @@ import Testing
     @Test func wrongMD5IsABadDigest() async throws {
         try await PipelineCluster.with(limits: Self.limits) { cluster in
             let data = seededBytes(2 * 65_536 + 77, seed: 24)
-            await expectCode(.badDigest) {
+            await expectRefusal({ $0 == .md5Mismatch }) {
                 try await cluster.upload(data, key: "md5", knownLength: false) { $0.expectedMD5 = [UInt8](repeating: 0, count: 16) }
             }
             try await expectRefusalCleanedUp(cluster, key: "md5", placedChunks: 3)
@@ -103,7 +107,7 @@ import Testing
             let first = seededBytes(2 * 65_536 + 5, seed: 25)
             let stored = try await cluster.upload(first, key: "kept")
             let second = seededBytes(3 * 65_536, seed: 26)
-            await expectCode(.badDigest) {
+            await expectRefusal({ $0 == .md5Mismatch }) {
                 try await cluster.upload(second, key: "kept") { $0.expectedMD5 = Array(Insecure.MD5.hash(data: first)) }
             }
             let object = try #require(try await cluster.object("kept"))
@@ -123,7 +127,7 @@ import Testing
             let continued = Flag()
             var request = UploadRequest(bucket: cluster.bucket, key: try ObjectKey("too-large"))
             request.contentLength = 200_001
-            await expectCode(.entityTooLarge) {
+            await expectRefusal({ $0 == .objectTooLarge(declaredBytes: 200_001, limitBytes: 200_000) }) {
                 _ = try await cluster.uploads.upload(
                     request, body: WatchedBody(read: bodyRead, base: BufferSequence(seededBytes(200_001, seed: 27), pieceSizes: [50_000])),
                     beforeBody: { continued.set() })
@@ -145,7 +149,7 @@ import Testing
         limits.objectBytesMax = 200_000
         try await PipelineCluster.with(limits: limits) { cluster in
             let data = seededBytes(300_000, seed: 29)
-            await expectCode(.entityTooLarge) {
+            await expectRefusal({ $0 == .objectTooLarge(declaredBytes: nil, limitBytes: 200_000) }) {
                 try await cluster.upload(data, key: "cut-off", knownLength: false, pieceSizes: [10_000])
             }
             // 200 000 bytes were taken before the piece that crossed the limit: three whole chunks placed.
@@ -175,8 +179,8 @@ import Testing
             await stopped.stopServing()
             let data = seededBytes(12 * 65_536, seed: 32)
             await #expect { try await cluster.upload(data, key: "short-of-replicas") } throws: { error in
-                // Each of these is a 503 ServiceUnavailable at the edge (S3Gateway.s3Error(for:)).
-                error is ReplicaWriteError || error is RPCError || (error as? S3Error)?.code == .serviceUnavailable
+                // Each of these is a 503 ServiceUnavailable at the edge.
+                error is ReplicaWriteError || error is RPCError || error is GatewayError
             }
             let visible = try await cluster.object("short-of-replicas")
             #expect(visible == nil)
@@ -221,7 +225,7 @@ import Testing
     /// Not enough nodes up to place R replicas: `ServiceUnavailable`, nothing visible.
     @Test func tooFewNodesIsServiceUnavailable() async throws {
         try await PipelineCluster.with(nodeCount: 1, limits: Self.limits) { cluster in
-            await expectCode(.serviceUnavailable) {
+            await expectRefusal({ if case .notEnoughNodes = $0 { true } else { false } }) {
                 try await cluster.upload(seededBytes(1_000, seed: 31), key: "one-node")
             }
             try await expectRefusalCleanedUp(cluster, key: "one-node", placedChunks: 0)
