@@ -68,7 +68,7 @@ let package = Package(
         ]),
         // The data path: upload/download pipelines, node directory, GC, janitor. Throws typed errors.
         .target(name: "SiloGateway", dependencies: [
-            "SiloCore", "SiloS3", "SiloStorage", "SiloProto", "SiloMetadata", "SiloPlacement",
+            "SiloCore", "SiloS3", "SiloStorage", "SiloMetadata", "SiloPlacement",
             .product(name: "Crypto", package: "swift-crypto"), metrics, prometheus, logging,
             grpcCore, grpcHTTP2, grpcProtobuf, nioCore,
             .product(name: "DequeModule", package: "swift-collections"),

@@ -126,7 +126,7 @@ struct ChunkWorkload: Workload {
         }
         let clock = ContinuousClock()
         let start = clock.now
-        let received = try await client.getChunk(id: id) { pieces in
+        let received = try await client.getChunk(id: try ChunkID(id)) { pieces in
             var received = Received()
             for try await piece in pieces {
                 if received.announcedSize == nil {

@@ -8,12 +8,12 @@ public struct LocalClusterConfiguration: Sendable {
 
     public var host = "127.0.0.1"
     public var nodeCount = 6
-    public var replicas = 2
+    public var replicas = GatewayLimits().replicaCount
     public var gatewayPort = 8080
     public var nodeBasePort = 50051
-    public var chunkBytes = ByteCount.mebibytes(16)
-    public var maxObjectBytes = ByteCount.gibibytes(10)
-    public var nodeBufferPoolBytes = ByteCount.mebibytes(64)
+    public var chunkBytes = ByteCount(GatewayLimits().chunkBytes)
+    public var maxObjectBytes = ByteCount(GatewayLimits().objectBytesMax)
+    public var nodeBufferPoolBytes = Limits().bufferPoolBytes
     /// `silo node --io-backend`: auto, io-uring or thread-pool.
     public var ioBackend = "auto"
     /// PostgreSQL's fsync and synchronous commit (off only for throwaway clusters).

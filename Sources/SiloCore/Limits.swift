@@ -24,6 +24,9 @@ public struct Limits: Sendable, Equatable {
 
     public init() {}
 
+    /// The node's I/O memory: every slab of the buffer pool.
+    public var bufferPoolBytes: ByteCount { ByteCount(bufferSlabBytes * bufferSlabCount) }
+
     /// Refuses configurations that cannot work, with the reason.
     public func validate() throws(LimitsError) {
         func require(_ condition: Bool, _ reason: String) throws(LimitsError) {

@@ -1,4 +1,3 @@
-import SiloS3
 import DequeModule
 import Synchronization
 

@@ -85,8 +85,8 @@ public struct DownloadPipeline: Sendable {
             let length = slice.length.bytes - delivered
             do {
                 try await NodeStallWatch.run(node: replica.id, timeout: limits.nodeStallTimeout) { watch in
-                    try await replica.client.getChunk(id: chunk.chunkID.value, offset: UInt64(offset),
-                                                      length: UInt64(length)) { pieces in
+                    try await replica.client.getChunk(id: chunk.chunkID, offset: ByteCount(offset),
+                                                      length: ByteCount(length)) { pieces in
                         for try await piece in pieces {
                             watch.progressed()
                             if let size = piece.chunkSize, size != UInt64(chunk.length.bytes)

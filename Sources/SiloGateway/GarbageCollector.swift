@@ -1,9 +1,7 @@
-import SiloS3
 import GRPCCore
 import Logging
 import SiloCore
 import SiloMetadata
-import SiloProto
 
 /// Deletes the chunks in the GC queue from their replicas, and turns abandoned pending uploads into GC
 /// work (the janitor). Every gateway runs one; `FOR UPDATE SKIP LOCKED` claims keep them apart.
@@ -72,10 +70,8 @@ public struct GarbageCollector: Sendable {
         var gone = true
         for node in chunk.replicas {
             guard let client = nodes.client(for: node) else { continue }
-            var request = Silo_Storage_V1_DeleteChunkRequest()
-            request.chunkID = chunk.chunkID.value
             do {
-                _ = try await client.rpc.deleteChunk(request, options: options)
+                try await client.deleteChunk(id: chunk.chunkID, options: options)
             } catch let error as RPCError where error.code == .notFound {
                 continue
             } catch {

@@ -14,6 +14,8 @@ package enum GatewayError: Error, Sendable, Equatable, CustomStringConvertible {
     case sha256Mismatch
     /// The body's MD5 is not the client's `Content-MD5`.
     case md5Mismatch
+    /// `limit` uploads already stream through this gateway.
+    case tooManyUploads(limit: Int)
     /// Too few nodes could take a chunk's replicas.
     case notEnoughNodes(reason: String)
     /// No replica of a chunk could be read.
@@ -28,6 +30,7 @@ package enum GatewayError: Error, Sendable, Equatable, CustomStringConvertible {
             "the body ended after \(received) of \(declared) bytes"
         case .sha256Mismatch: "the body's SHA-256 differs from the signed one"
         case .md5Mismatch: "the body's MD5 differs from Content-MD5"
+        case .tooManyUploads(let limit): "\(limit) uploads are in flight already"
         case .notEnoughNodes(let reason): "not enough storage nodes: \(reason)"
         case .chunkUnreadable(let chunk, let failures):
             "no replica of chunk \(chunk) could be read (\(failures.joined(separator: "; ")))"
@@ -37,7 +40,7 @@ package enum GatewayError: Error, Sendable, Equatable, CustomStringConvertible {
 
 /// A replica acknowledged a chunk with another size or CRC32C than the gateway sent.
 package struct ReceiptMismatch: Error, Sendable, CustomStringConvertible {
-    package var storedBytes: UInt64
+    package var storedBytes: Int64
     package var storedCRC32C: UInt32
     package var sentBytes: Int64
     package var sentCRC32C: UInt32

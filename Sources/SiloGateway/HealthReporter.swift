@@ -1,4 +1,4 @@
-import SiloS3
+import SiloCore
 import Foundation
 import SiloMetadata
 
@@ -56,7 +56,7 @@ package struct HealthReporter: Sendable {
             nodes: members.map {
                 .init(id: $0.record.id.value, address: $0.record.address, state: $0.state.rawValue,
                       missedProbes: $0.missedProbes, ioBackend: $0.lastProbe?.ioBackend,
-                      freeBytes: $0.lastProbe?.diskFreeBytes)
+                      freeBytes: $0.lastProbe.map { UInt64($0.diskFree.bytes) })
             })
     }
 }

@@ -1,4 +1,3 @@
-import SiloS3
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
@@ -6,7 +5,6 @@ import Logging
 import SiloCore
 import SiloMetadata
 import SiloPlacement
-import SiloProto
 import SiloStorage
 import Synchronization
 
@@ -37,8 +35,8 @@ public final class NodeDirectory: Sendable {
         let connections: Task<Void, Never>
         public internal(set) var missedProbes: Int = 0
         /// The state the ring uses: the table's, or down when our probes fail.
-        public var state: SiloMetadata.NodeState
-        public var lastProbe: Silo_Storage_V1_HealthCheckResponse?
+        public var state: NodeState
+        public var lastProbe: NodeHealth?
 
         func shutdown() {
             client.grpc.beginGracefulShutdown()
@@ -87,7 +85,7 @@ public final class NodeDirectory: Sendable {
     public func readOrder(_ replicas: [NodeID]) -> [(id: NodeID, client: NodeClient)] {
         state.withLock { state in
             let known = replicas.compactMap { id in state.members[id].map { (id: id, member: $0) } }
-            func rank(_ s: SiloMetadata.NodeState) -> Int { s == .up ? 0 : s == .draining ? 1 : 2 }
+            func rank(_ s: NodeState) -> Int { s == .up ? 0 : s == .draining ? 1 : 2 }
             return known.enumerated()
                 .sorted { (rank($0.element.member.state), $0.offset) < (rank($1.element.member.state), $1.offset) }
                 .map { ($0.element.id, $0.element.member.client) }
@@ -201,14 +199,7 @@ public final class NodeDirectory: Sendable {
     }
 
     private func rebuildRing(_ state: inout State) {
-        let ringMembers = state.members.values.map { member -> RingMember in
-            let ringState: SiloPlacement.NodeState = switch member.state {
-            case .up: .up
-            case .down: .down
-            case .draining: .draining
-            }
-            return RingMember(member.record.id, state: ringState)
-        }
+        let ringMembers = state.members.values.map { RingMember($0.record.id, state: $0.state) }
         do {
             state.ring = try HashRing(members: ringMembers)
         } catch {
@@ -220,19 +211,19 @@ public final class NodeDirectory: Sendable {
     package func probeAll() async {
         let targets = state.withLock { $0.members.values.map { ($0.record.id, $0.client) } }
         let options: CallOptions = { var o = CallOptions.defaults; o.timeout = limits.nodeProbeTimeout; return o }()
-        let results = await withTaskGroup(of: (NodeID, Silo_Storage_V1_HealthCheckResponse?).self) { group in
+        let results = await withTaskGroup(of: (NodeID, NodeHealth?).self) { group in
             for (id, client) in targets {
                 group.addTask {
-                    let response = try? await client.rpc.healthCheck(Silo_Storage_V1_HealthCheckRequest(), options: options)
+                    let response = try? await client.healthCheck(options: options)
                     return (id, response)
                 }
             }
-            var results: [(NodeID, Silo_Storage_V1_HealthCheckResponse?)] = []
+            var results: [(NodeID, NodeHealth?)] = []
             for await result in group { results.append(result) }
             return results
         }
-        var changes: [(NodeID, SiloMetadata.NodeState)] = []
-        var heartbeats: [(NodeID, Silo_Storage_V1_HealthCheckResponse)] = []
+        var changes: [(NodeID, NodeState)] = []
+        var heartbeats: [(NodeID, NodeHealth)] = []
         state.withLock { state in
             for (id, response) in results {
                 guard var member = state.members[id] else { continue }
@@ -260,9 +251,7 @@ public final class NodeDirectory: Sendable {
             try? await store.setNodeState(id, newState)
         }
         for (id, response) in heartbeats {
-            let capacity = response.capacityBytes > 0 ? response.capacityBytes : response.diskTotalBytes
-            try? await store.recordHeartbeat(id, capacity: ByteCount(Int64(clamping: capacity)),
-                                             free: ByteCount(Int64(clamping: response.diskFreeBytes)))
+            try? await store.recordHeartbeat(id, capacity: response.capacity, free: response.diskFree)
         }
     }
 }

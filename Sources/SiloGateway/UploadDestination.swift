@@ -1,4 +1,3 @@
-import SiloS3
 import SiloMetadata
 
 /// What an upload's commit makes of its body.

@@ -1,6 +1,7 @@
 import SiloS3
 import Crypto
 import Foundation
+import Synchronization
 import GRPCCore
 import Logging
 import NIOCore
@@ -60,6 +61,8 @@ public struct UploadPipeline: Sendable {
     let limits: GatewayLimits
     let logger: Logger
     let metrics: GatewayMetrics?
+    /// Uploads of this pipeline streaming now, held under `limits.uploadsInFlightMax`.
+    let inFlight = UploadAdmission()
 
     public init(store: MetadataStore, nodes: NodeDirectory, limits: GatewayLimits, logger: Logger,
                 metrics: GatewayMetrics? = nil) {
@@ -78,6 +81,10 @@ public struct UploadPipeline: Sendable {
         if let length = request.contentLength, length > limits.objectBytesMax {
             throw GatewayError.objectTooLarge(declaredBytes: length, limitBytes: limits.objectBytesMax)
         }
+        guard inFlight.enter(max: limits.uploadsInFlightMax) else {
+            throw GatewayError.tooManyUploads(limit: limits.uploadsInFlightMax)
+        }
+        defer { inFlight.leave() }
         let pending = try await store.beginUpload(bucket: request.bucket, key: request.key)
         beforeBody()
         do {
@@ -287,7 +294,7 @@ package struct ChunkPlacer {
                     replicas.addTask {
                         do {
                             let receipt = try await NodeStallWatch.run(node: target.id, timeout: stallTimeout) { watch in
-                                try await target.client.putChunk(id: id.value, size: UInt64(size)) { writer in
+                                try await target.client.putChunk(id: id, size: ByteCount(size)) { writer in
                                     var batches = feed.makeAsyncIterator()
                                     while let batch = try await watch.excluding({ try await batches.next() }) {
                                         try await writer.write(batch)
@@ -326,9 +333,9 @@ package struct ChunkPlacer {
         guard let crc = computed.removeValue(forKey: stored.index) else {
             preconditionFailure("chunk \(stored.index) was acknowledged before it was finished")
         }
-        for (node, receipt) in stored.receipts where receipt.size != UInt64(stored.size) || receipt.crc32c != crc {
+        for (node, receipt) in stored.receipts where receipt.size != ByteCount(stored.size) || receipt.crc32c != crc {
             throw ReplicaWriteError(node: node, chunk: stored.id, underlying: ReceiptMismatch(
-                storedBytes: receipt.size, storedCRC32C: receipt.crc32c, sentBytes: stored.size, sentCRC32C: crc))
+                storedBytes: receipt.size.bytes, storedCRC32C: receipt.crc32c, sentBytes: stored.size, sentCRC32C: crc))
         }
         while crcs.count <= stored.index { crcs.append(0) }
         crcs[stored.index] = crc
@@ -391,4 +398,28 @@ extension ChunkID {
         }.joined()
         return try! ChunkID(text)
     }
+}
+
+/// A count of the uploads in flight with a ceiling: past it a new upload is refused at once (503 `SlowDown`
+/// at the edge) instead of queueing its body in memory.
+final class UploadAdmission: Sendable {
+    private let count = Atomic<Int>(0)
+
+    /// Takes a place when fewer than `max` are taken.
+    func enter(max: Int) -> Bool {
+        var current = count.load(ordering: .relaxed)
+        while current < max {
+            let (exchanged, original) = count.compareExchange(expected: current, desired: current + 1,
+                                                              ordering: .acquiringAndReleasing)
+            if exchanged { return true }
+            current = original
+        }
+        return false
+    }
+
+    func leave() {
+        count.subtract(1, ordering: .acquiringAndReleasing)
+    }
+
+    var current: Int { count.load(ordering: .relaxed) }
 }

@@ -86,6 +86,8 @@ extension S3Gateway {
                            message: "The provided 'x-amz-content-sha256' header does not match what was computed.")
         case .md5Mismatch:
             return S3Error(.badDigest, message: "The Content-MD5 you specified did not match what we received.")
+        case .tooManyUploads:
+            return S3Error(.slowDown, message: "Please reduce your request rate.")
         case .notEnoughNodes(let reason):
             return S3Error(.serviceUnavailable, message: "Not enough storage nodes are up: \(reason)")
         case .chunkUnreadable(let chunk, let failures):

@@ -11,9 +11,6 @@ import SiloMetadata
 /// commit path; `UploadDestination.part`), and CompleteMultipartUpload makes the chosen parts' chunks, in
 /// order, the chunks of one new version: the download pipeline reads it like any other object.
 extension S3Gateway {
-    /// The smallest part S3 accepts in a completion, for every part but the last.
-    static let multipartPartBytesMinDefault: Int64 = 5 << 20
-
     func createMultipartUpload(_ bucket: BucketName, _ key: ObjectKey, _ request: S3Request) async throws -> Response {
         var contentType: String?
         if let value = request.headers[.contentType] {

@@ -119,10 +119,6 @@ public struct GarbageChunk: Hashable, Sendable {
     public var attempts: Int
 }
 
-public enum NodeState: String, Sendable, CaseIterable {
-    case up, down, draining
-}
-
 public struct NodeRecord: Hashable, Sendable {
     public var id: NodeID
     public var address: String

@@ -1,12 +1,13 @@
 import GRPCCore
 import GRPCProtobuf
 import NIOCore
+import SiloCore
 import SiloProto
 import SwiftProtobuf
 
 /// What a node acknowledged for a PutChunk: the bytes it stored and their CRC32C as it computed them.
 public struct PutChunkReceipt: Sendable, Equatable {
-    public let size: UInt64
+    public let size: ByteCount
     public let crc32c: UInt32
 }
 
@@ -33,12 +34,12 @@ extension ChunkStoreClient {
     /// Stores chunk `id` of `size` bytes: `produce` writes the data. With `crc32c` the node refuses data whose
     /// checksum differs; without, the receipt's checksum is compared by the caller.
     public func putChunk(
-        id: String, size: UInt64, crc32c: UInt32? = nil, options: CallOptions = .defaults,
+        id: ChunkID, size: ByteCount, crc32c: UInt32? = nil, options: CallOptions = .defaults,
         _ produce: @Sendable @escaping (PutChunkWriter) async throws -> Void
     ) async throws -> PutChunkReceipt {
         var header = Silo_Storage_V1_PutChunkHeader()
-        header.chunkID = id
-        header.size = size
+        header.chunkID = id.value
+        header.size = UInt64(size.bytes)
         if let crc32c { header.crc32C = crc32c }
         let request = StreamingClientRequest<PutChunkOutbound>(producer: { [header] writer in
             try await writer.write(.header(header))
@@ -50,7 +51,7 @@ extension ChunkStoreClient {
             deserializer: ProtobufDeserializer<Silo_Storage_V1_PutChunkResponse>(), options: options
         ) { response in
             let message = try response.message
-            return PutChunkReceipt(size: message.size, crc32c: message.crc32C)
+            return PutChunkReceipt(size: ByteCount(Int64(clamping: message.size)), crc32c: message.crc32C)
         }
     }
 }

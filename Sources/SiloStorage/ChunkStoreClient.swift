@@ -1,29 +1,32 @@
 import GRPCCore
 import GRPCProtobuf
+import SiloCore
 import SiloProto
 
-/// A client of one storage node. PutChunk, DeleteChunk and HealthCheck go through the generated client
-/// (`rpc`); GetChunk hands out the chunk bytes where the transport received them, without the copy into
-/// `Data` the generated message would make.
+/// A client of one storage node, in Silo's types: no generated message crosses this API. GetChunk hands out
+/// the chunk bytes where the transport received them, without the copy into `Data` the generated message
+/// would make; PutChunk sends the caller's buffers (ChunkStoreClient+Put.swift).
 public struct ChunkStoreClient<Transport: ClientTransport>: Sendable {
     public let grpc: GRPCClient<Transport>
-    public let rpc: Silo_Storage_V1_ChunkStore.Client<Transport>
+    /// The generated client, for what measures or tests the service's wire form itself (bench, tests).
+    package let rpc: Silo_Storage_V1_ChunkStore.Client<Transport>
 
     public init(wrapping grpc: GRPCClient<Transport>) {
         self.grpc = grpc
         rpc = Silo_Storage_V1_ChunkStore.Client(wrapping: grpc)
     }
 
-    /// Streams `length` bytes (0: to the end) of a chunk from `offset` to `handle`, one piece per message.
-    /// Each piece's bytes are valid while the piece is kept.
+    /// Streams `length` bytes (nil: to the end) of a chunk from `offset` to `handle`, one piece per
+    /// message. Each piece's bytes are valid while the piece is kept.
     public func getChunk<Result: Sendable>(
-        id: String, offset: UInt64 = 0, length: UInt64 = 0, options: CallOptions = .defaults,
+        id: ChunkID, offset: ByteCount = .zero, length: ByteCount? = nil, options: CallOptions = .defaults,
         _ handle: @Sendable @escaping (RPCAsyncSequence<GetChunkPiece, any Error>) async throws -> Result
     ) async throws -> Result {
+        precondition(offset.bytes >= 0 && (length?.bytes ?? 1) > 0, "a read starts inside the chunk and is not empty")
         var request = Silo_Storage_V1_GetChunkRequest()
-        request.chunkID = id
-        request.offset = offset
-        request.length = length
+        request.chunkID = id.value
+        request.offset = UInt64(offset.bytes)
+        request.length = length.map { UInt64($0.bytes) } ?? 0
         return try await grpc.serverStreaming(
             request: ClientRequest(message: request), descriptor: Silo_Storage_V1_ChunkStore.Method.GetChunk.descriptor,
             serializer: ProtobufSerializer<Silo_Storage_V1_GetChunkRequest>(),
@@ -31,5 +34,18 @@ public struct ChunkStoreClient<Transport: ClientTransport>: Sendable {
         ) { response in
             try await handle(response.messages)
         }
+    }
+
+    /// Deletes chunk `id`; true when the node held it. Idempotent: deleting a missing chunk is no error.
+    @discardableResult
+    public func deleteChunk(id: ChunkID, options: CallOptions = .defaults) async throws -> Bool {
+        var request = Silo_Storage_V1_DeleteChunkRequest()
+        request.chunkID = id.value
+        return try await rpc.deleteChunk(request, options: options).existed
+    }
+
+    /// The node's identity, disk and I/O backend.
+    public func healthCheck(options: CallOptions = .defaults) async throws -> NodeHealth {
+        NodeHealth(try await rpc.healthCheck(Silo_Storage_V1_HealthCheckRequest(), options: options))
     }
 }

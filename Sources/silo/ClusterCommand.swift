@@ -57,7 +57,7 @@ extension ClusterCommand {
         var nodes = 6
 
         @Option(help: "Replicas of each chunk (the gateway's --replicas).")
-        var replicas = 2
+        var replicas = LocalClusterConfiguration().replicas
 
         @Option(help: "Address every process listens on.")
         var host = "127.0.0.1"
@@ -69,13 +69,13 @@ extension ClusterCommand {
         var nodeBasePort = 50051
 
         @Option(help: "The gateway's chunk size.")
-        var chunkBytes = "16MiB"
+        var chunkBytes = LocalClusterConfiguration().chunkBytes.description
 
         @Option(help: "The largest object the gateway accepts.")
-        var maxObjectBytes = "10GiB"
+        var maxObjectBytes = LocalClusterConfiguration().maxObjectBytes.description
 
         @Option(help: "Each node's I/O buffer pool.")
-        var nodeBufferPoolBytes = "64MiB"
+        var nodeBufferPoolBytes = LocalClusterConfiguration().nodeBufferPoolBytes.description
 
         @Option(help: "The nodes' I/O backend: auto, io-uring, thread-pool.")
         var ioBackend = IOBackendChoice.auto.rawValue

@@ -26,25 +26,25 @@ struct GatewayCommand: AsyncParsableCommand {
     var databaseURL: String?
 
     @Option(help: "Replicas of every chunk, on distinct nodes.")
-    var replicas: Int = 2
+    var replicas: Int = GatewayLimits().replicaCount
 
     @Option(help: "Size of the chunks objects are cut into, e.g. 16MiB.")
-    var chunkBytes: String = "16MiB"
+    var chunkBytes: String = ByteCount(GatewayLimits().chunkBytes).description
 
     @Option(help: "The largest object a PUT may create, e.g. 10GiB.")
-    var maxObjectBytes: String = "10GiB"
+    var maxObjectBytes: String = ByteCount(GatewayLimits().objectBytesMax).description
 
     @Option(help: "Database connections in the pool.")
-    var databaseConnections: Int = 32
+    var databaseConnections: Int = MetadataLimits().poolConnections
 
     @Option(help: "Age after which an unfinished upload is abandoned and its chunks collected, in seconds.")
-    var abandonedUploadSeconds: Int = 15 * 60
+    var abandonedUploadSeconds: Int = Int(GatewayLimits().abandonedUploadAge.components.seconds)
 
     @Option(help: "Age after which a multipart upload neither completed nor aborted is aborted, in seconds.")
-    var abandonedMultipartSeconds: Int = 7 * 24 * 3600
+    var abandonedMultipartSeconds: Int = Int(GatewayLimits().abandonedMultipartUploadAge.components.seconds)
 
     @Option(help: "Seconds a replaced or deleted object's chunks stay readable before GC removes them.")
-    var gcGraceSeconds: Int = 10
+    var gcGraceSeconds: Int = Int(GatewayLimits().garbageGrace.components.seconds)
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = "info"

@@ -32,7 +32,7 @@ struct NodeCommand: AsyncParsableCommand {
     var ioBackend: String = IOBackendChoice.auto.rawValue
 
     @Option(help: "Memory for I/O buffers, e.g. 64MiB (slabs of 4 MiB).")
-    var bufferPoolBytes: String = "64MiB"
+    var bufferPoolBytes: String = Limits().bufferPoolBytes.description
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = "info"

@@ -11,11 +11,11 @@ import Testing
 /// after `nodeMissedProbesMax` probes (in the node table too), placement avoids it, /health counts it out,
 /// and it comes back up when it answers again.
 @Suite(.timeLimit(.minutes(1))) struct NodeDirectoryTests {
-    func state(of id: NodeID, in directory: NodeDirectory) -> SiloMetadata.NodeState? {
+    func state(of id: NodeID, in directory: NodeDirectory) -> NodeState? {
         directory.members.first { $0.record.id == id }?.state
     }
 
-    func tableState(of id: NodeID, in store: MetadataStore) async throws -> SiloMetadata.NodeState? {
+    func tableState(of id: NodeID, in store: MetadataStore) async throws -> NodeState? {
         try await store.nodes().first { $0.id == id }?.state
     }
 

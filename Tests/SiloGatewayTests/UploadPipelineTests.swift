@@ -127,7 +127,7 @@ func expectStored(_ object: ObjectRecord, data: [UInt8], in cluster: PipelineClu
         }
         for replica in chunk.replicas {
             let client = try #require(cluster.directory.client(for: replica), sourceLocation: sourceLocation)
-            let stored = try await client.getChunk(id: chunk.chunkID.value) { pieces in
+            let stored = try await client.getChunk(id: chunk.chunkID) { pieces in
                 var bytes: [UInt8] = []
                 var header: (size: UInt64?, crc: UInt32?) = (nil, nil)
                 for try await piece in pieces {

@@ -222,6 +222,43 @@ import Testing
         }
     }
 
+    /// Past `uploadsInFlightMax` uploads streaming at once, the next is refused before its body is read
+    /// (503 SlowDown at the edge), and once one finishes a new upload is taken again.
+    @Test func uploadsPastTheInFlightLimitAreRefused() async throws {
+        var limits = Self.limits
+        limits.uploadsInFlightMax = 1
+        try await PipelineCluster.with(limits: limits) { cluster in
+            let release = AsyncStream<Void>.makeStream()
+            let data = seededBytes(100_000, seed: 33)
+            var request = UploadRequest(bucket: cluster.bucket, key: try ObjectKey("first"))
+            request.contentLength = Int64(data.count)
+            let entered = Flag()
+            let uploads = cluster.uploads  // one pipeline: its in-flight count is what is tested
+            let first = Task { [request] in
+                try await uploads.upload(request, body: GatedBody(data: data, release: release.stream),
+                                                 beforeBody: { entered.set() })
+            }
+            let deadline = ContinuousClock.now + .seconds(10)
+            while !entered.isSet, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(entered.isSet, "the first upload did not start")
+            let bodyRead = Flag()
+            var second = UploadRequest(bucket: cluster.bucket, key: try ObjectKey("second"))
+            second.contentLength = 10
+            await expectRefusal({ $0 == .tooManyUploads(limit: 1) }) {
+                _ = try await uploads.upload(
+                    second, body: WatchedBody(read: bodyRead, base: BufferSequence(seededBytes(10, seed: 34), pieceSizes: [10])))
+            }
+            #expect(!bodyRead.isSet, "the refused upload's body was read")
+            release.continuation.finish()
+            _ = try await first.value
+            var third = UploadRequest(bucket: cluster.bucket, key: try ObjectKey("third"))
+            third.contentLength = 10
+            _ = try await uploads.upload(third, body: BufferSequence(seededBytes(10, seed: 35), pieceSizes: [10]))
+            #expect(try await cluster.object("first") != nil)
+            #expect(try await cluster.object("third") != nil)
+        }
+    }
+
     /// Not enough nodes up to place R replicas: `ServiceUnavailable`, nothing visible.
     @Test func tooFewNodesIsServiceUnavailable() async throws {
         try await PipelineCluster.with(nodeCount: 1, limits: Self.limits) { cluster in
@@ -275,4 +312,30 @@ struct StallingBody: AsyncSequence, Sendable {
     }
 
     func makeAsyncIterator() -> AsyncIterator { AsyncIterator(remaining: buffers.makeIterator(), delivered: delivered) }
+}
+
+/// A body that sends its first half, then waits until `release` ends before sending the rest.
+struct GatedBody: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+    let data: [UInt8]
+    let release: AsyncStream<Void>
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var pieces: [ByteBuffer]
+        var release: AsyncStream<Void>.AsyncIterator?
+
+        mutating func next() async throws -> ByteBuffer? {
+            if pieces.count == 1, var waiting = release {
+                while await waiting.next() != nil {}
+                release = nil
+            }
+            return pieces.isEmpty ? nil : pieces.removeFirst()
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator {
+        let half = data.count / 2
+        return AsyncIterator(pieces: [ByteBuffer(bytes: data[..<half]), ByteBuffer(bytes: data[half...])],
+                             release: release.makeAsyncIterator())
+    }
 }

@@ -83,7 +83,7 @@ import Testing
             #expect(whole.data == data && whole.size == 250_000 && whole.crc == CRC32C.checksum(data))
             let range = try await get(client, id: "grpc-1", offset: 70_000, length: 1234)
             // The client that keeps chunk bytes in the transport's buffers sees the same stream.
-            let pieces = try await client.getChunk(id: "grpc-1", offset: 1, length: 200_000) { pieces in
+            let pieces = try await client.getChunk(id: try ChunkID("grpc-1"), offset: ByteCount(1), length: ByteCount(200_000)) { pieces in
                 var data = Data()
                 var first: GetChunkPiece?
                 for try await piece in pieces {

@@ -1,7 +1,7 @@
-import SiloS3
-import SiloCore
 
-/// The gateway's named maxima and intervals, checked at start-up (`validate`).
+/// The gateway's named maxima and intervals, checked at start-up (`validate`). In SiloCore beside the
+/// node's `Limits` because they are the one source of the defaults `silo gateway`, `silo cluster up` and
+/// bench all state (chunk size, object limit, replicas).
 public struct GatewayLimits: Sendable, Equatable {
     /// The largest object a PutObject may create.
     public var objectBytesMax: Int64 = 10 << 30
@@ -22,8 +22,8 @@ public struct GatewayLimits: Sendable, Equatable {
     public var downloadChunksAheadMax: Int = 1
     /// Pieces (≤ 1 MiB each) a prefetched chunk may hold before its stream waits for the client.
     public var prefetchPiecesMax: Int = 8
-    /// The most bytes of request bodies being uploaded at once, over all requests; past it uploads get 503
-    /// `SlowDown` rather than growing memory.
+    /// Uploads (PutObject, UploadPart, copies) streaming through one gateway at once; past it an upload
+    /// gets 503 `SlowDown` before any byte of its body is read, rather than growing memory.
     public var uploadsInFlightMax: Int = 256
     /// The smallest part CompleteMultipartUpload accepts, for every part but the last (S3: 5 MiB).
     public var multipartPartBytesMin: Int64 = 5 << 20

@@ -1,4 +1,4 @@
-/// What a storage node may be used for, as the node table says.
+/// What a storage node may be used for, as the node table (`nodes.state`) says and the ring uses it.
 public enum NodeState: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
     /// Healthy: receives new chunks and serves reads.
     case up
