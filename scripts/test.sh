@@ -5,6 +5,8 @@
 #   scripts/test.sh --all           everything, slow (1–2 GiB chunks) included
 #   scripts/test.sh -- -k health    extra arguments after -- go to pytest
 #
+# After the debug build it checks that Sources/SiloProto is what scripts/gen-proto.sh generates from Protos/.
+#
 # Environment: the integration suite starts its own cluster (`silo cluster up` in a temporary directory, and
 # six nodes of its own for the gRPC tests) unless told to use running ones: API_BASE_URL (or SILO_ENDPOINT)
 # with SILO_ACCESS_KEY and SILO_SECRET_KEY names a gateway (plus SILO_CLUSTER_DIR and SILO_DATABASE_URL for
@@ -21,7 +23,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$PWD
 
-usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
 
 all=0
 pytest_args=()
@@ -44,6 +46,15 @@ bash scripts/setup.sh
 
 section "swift build (debug, with tests)"
 swift build --build-tests
+
+section "generated code (scripts/gen-proto.sh --check)"
+if command -v protoc >/dev/null; then
+    if ! bash scripts/gen-proto.sh --check; then
+        failed+=("generated code")
+    fi
+else
+    echo "skipped: no protoc"
+fi
 
 section "swift test"
 if ! swift test --skip-build; then

@@ -1,1 +1,0 @@
-print("proto-tools: run scripts/gen-proto.sh")
