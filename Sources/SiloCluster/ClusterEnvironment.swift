@@ -7,30 +7,30 @@ import Foundation
 /// so none needs quoting (the database URL is a URI with the socket directory percent-encoded, not a
 /// conninfo with spaces); only a value holding a character a shell would act on (a cluster directory with a
 /// space in its path) is written in single quotes, which `parse` removes again.
-public struct ClusterEnvironment: Sendable, Equatable {
-    public static let endpoint = "SILO_ENDPOINT"
-    public static let apiBaseURL = "API_BASE_URL"
-    public static let accessKey = "SILO_ACCESS_KEY"
-    public static let secretKey = "SILO_SECRET_KEY"
-    public static let storageNodes = "STORAGE_NODES"
-    public static let databaseURL = "SILO_DATABASE_URL"
-    public static let clusterDirectory = "SILO_CLUSTER_DIR"
-    public static let replicas = "SILO_REPLICAS"
+package struct ClusterEnvironment: Sendable, Equatable {
+    package static let endpoint = "SILO_ENDPOINT"
+    package static let apiBaseURL = "API_BASE_URL"
+    package static let accessKey = "SILO_ACCESS_KEY"
+    package static let secretKey = "SILO_SECRET_KEY"
+    package static let storageNodes = "STORAGE_NODES"
+    package static let databaseURL = "SILO_DATABASE_URL"
+    package static let clusterDirectory = "SILO_CLUSTER_DIR"
+    package static let replicas = "SILO_REPLICAS"
     /// The gateway's chunk size and object limit in bytes, for clients that size their work by them.
-    public static let chunkBytes = "SILO_CHUNK_BYTES"
-    public static let maxObjectBytes = "SILO_MAX_OBJECT_BYTES"
+    package static let chunkBytes = "SILO_CHUNK_BYTES"
+    package static let maxObjectBytes = "SILO_MAX_OBJECT_BYTES"
 
-    public private(set) var entries: [(key: String, value: String)]
+    package private(set) var entries: [(key: String, value: String)]
 
-    public init(_ entries: [(key: String, value: String)] = []) {
+    package init(_ entries: [(key: String, value: String)] = []) {
         self.entries = entries
     }
 
-    public subscript(key: String) -> String? {
+    package subscript(key: String) -> String? {
         entries.last { $0.key == key }?.value
     }
 
-    public mutating func set(_ key: String, _ value: String) {
+    package mutating func set(_ key: String, _ value: String) {
         if let index = entries.firstIndex(where: { $0.key == key }) {
             entries[index].value = value
         } else {
@@ -39,14 +39,14 @@ public struct ClusterEnvironment: Sendable, Equatable {
     }
 
     /// The lines of the file, each `KEY=value`, without a trailing newline.
-    public var lines: [String] {
+    package var lines: [String] {
         entries.map { "\($0.key)=\(Self.shellWord($0.value))" }
     }
 
-    public var text: String { lines.map { $0 + "\n" }.joined() }
+    package var text: String { lines.map { $0 + "\n" }.joined() }
 
     /// Reads lines written by `text` (blank lines and `#` comments are skipped).
-    public static func parse(_ text: String) -> ClusterEnvironment {
+    package static func parse(_ text: String) -> ClusterEnvironment {
         var environment = ClusterEnvironment()
         for line in text.split(whereSeparator: \.isNewline) {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
@@ -59,12 +59,12 @@ public struct ClusterEnvironment: Sendable, Equatable {
         return environment
     }
 
-    public static func read(_ path: String) -> ClusterEnvironment? {
+    package static func read(_ path: String) -> ClusterEnvironment? {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
         return parse(text)
     }
 
-    public static func == (a: ClusterEnvironment, b: ClusterEnvironment) -> Bool {
+    package static func == (a: ClusterEnvironment, b: ClusterEnvironment) -> Bool {
         a.entries.map(\.key) == b.entries.map(\.key) && a.entries.map(\.value) == b.entries.map(\.value)
     }
 

@@ -1,7 +1,7 @@
 /// A failure of `silo cluster up|down|status`, with the message a person needs to act on it (often the
 /// tail of a process's log).
-public struct ClusterError: Error, Sendable, CustomStringConvertible {
-    public enum Kind: Sendable, Equatable {
+package struct ClusterError: Error, Sendable, CustomStringConvertible {
+    package enum Kind: Sendable, Equatable {
         /// `up` found the cluster's processes running.
         case alreadyRunning
         /// Another `silo cluster` command holds the directory's lock.
@@ -10,10 +10,10 @@ public struct ClusterError: Error, Sendable, CustomStringConvertible {
         case failed
     }
 
-    public let kind: Kind
-    public let description: String
+    package let kind: Kind
+    package let description: String
 
-    public init(_ description: String, kind: Kind = .failed) {
+    package init(_ description: String, kind: Kind = .failed) {
         self.kind = kind
         self.description = description
     }

@@ -14,45 +14,45 @@ import Glibc
 /// | `pids/node-<n>.pid`, `pids/gateway.pid` | one pid each, while the process runs |
 /// | `cluster.env` | endpoints and credentials, `KEY=value` lines, while the cluster runs |
 /// | `cluster.lock` | flock(2)ed by the `silo cluster` command working on the directory |
-public struct ClusterLayout: Sendable {
+package struct ClusterLayout: Sendable {
     /// The directory, absolute and standardized (so pid files, logs and the database URL name it the same
     /// way whatever the working directory of a later command).
-    public let directory: String
+    package let directory: String
 
     /// Every name `silo cluster` creates in `directory`; `down --purge` removes nothing else.
-    public static let entryNames: Set<String> = [
+    package static let entryNames: Set<String> = [
         "postgres", "nodes", "logs", "pids", "cluster.env", "cluster.env.tmp", "cluster.lock",
     ]
 
-    public init(directory: String) {
+    package init(directory: String) {
         let base = URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true)
         self.directory = URL(fileURLWithPath: directory, relativeTo: base).standardizedFileURL.path
     }
 
-    public var postgresDirectory: String { directory + "/postgres" }
-    public var nodesDirectory: String { directory + "/nodes" }
-    public var logsDirectory: String { directory + "/logs" }
-    public var pidsDirectory: String { directory + "/pids" }
-    public var environmentFile: String { directory + "/cluster.env" }
-    public var lockFile: String { directory + "/cluster.lock" }
+    package var postgresDirectory: String { directory + "/postgres" }
+    package var nodesDirectory: String { directory + "/nodes" }
+    package var logsDirectory: String { directory + "/logs" }
+    package var pidsDirectory: String { directory + "/pids" }
+    package var environmentFile: String { directory + "/cluster.env" }
+    package var lockFile: String { directory + "/cluster.lock" }
 
-    public func nodeDataDirectory(_ number: Int) -> String { "\(nodesDirectory)/\(number)" }
-    public func nodeLogFile(_ number: Int) -> String { "\(logsDirectory)/node-\(number).log" }
-    public func nodePIDFile(_ number: Int) -> String { "\(pidsDirectory)/node-\(number).pid" }
-    public var gatewayLogFile: String { logsDirectory + "/gateway.log" }
-    public var gatewayPIDFile: String { pidsDirectory + "/gateway.pid" }
+    package func nodeDataDirectory(_ number: Int) -> String { "\(nodesDirectory)/\(number)" }
+    package func nodeLogFile(_ number: Int) -> String { "\(logsDirectory)/node-\(number).log" }
+    package func nodePIDFile(_ number: Int) -> String { "\(pidsDirectory)/node-\(number).pid" }
+    package var gatewayLogFile: String { logsDirectory + "/gateway.log" }
+    package var gatewayPIDFile: String { pidsDirectory + "/gateway.pid" }
 
-    public var exists: Bool { FileManager.default.fileExists(atPath: directory) }
+    package var exists: Bool { FileManager.default.fileExists(atPath: directory) }
 
     /// True when `up` has been at work here (a directory of its own or `cluster.env` exists).
-    public var holdsCluster: Bool {
+    package var holdsCluster: Bool {
         [postgresDirectory, nodesDirectory, pidsDirectory, environmentFile].contains {
             FileManager.default.fileExists(atPath: $0)
         }
     }
 
     /// The numbers of the nodes that have a pid file, ascending.
-    public func nodeNumbersWithPIDFiles() -> [Int] {
+    package func nodeNumbersWithPIDFiles() -> [Int] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: pidsDirectory)) ?? []
         return names.compactMap { name -> Int? in
             guard name.hasPrefix("node-"), name.hasSuffix(".pid") else { return nil }

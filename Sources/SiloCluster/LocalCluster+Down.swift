@@ -9,7 +9,7 @@ extension LocalCluster {
     /// SIGKILL; PostgreSQL through `pg_ctl stop -m fast`), removes the pid files and `cluster.env`, and with
     /// `purge` the whole directory. Safe to run when nothing runs, and twice. Returns what it did, a line
     /// each.
-    public func down(purge: Bool, grace: Duration = .seconds(10)) async throws -> [String] {
+    package func down(purge: Bool, grace: Duration = .seconds(10)) async throws -> [String] {
         guard layout.exists else { return ["nothing to stop: \(layout.directory) does not exist"] }
         guard layout.holdsCluster else { return ["nothing to stop: \(layout.directory) holds no cluster"] }
         return try await onDedicatedThread { try self.stopAll(purge: purge, grace: grace) }

@@ -2,18 +2,18 @@ import Foundation
 
 /// What `silo cluster status` reports: each process with its pid, whether it runs, and its address, and
 /// the gateway's `/health` answer when it runs.
-public struct ClusterStatus: Sendable {
-    public struct Component: Sendable {
+package struct ClusterStatus: Sendable {
+    package struct Component: Sendable {
         /// `postgresql`, `node-1` …, `gateway`.
-        public let name: String
+        package let name: String
         /// The recorded pid (alive or not); nil when none is recorded.
-        public let pid: Int32?
-        public let alive: Bool
+        package let pid: Int32?
+        package let alive: Bool
         /// host:port, the gateway's URL, or PostgreSQL's socket; "-" when unknown.
-        public let address: String
+        package let address: String
     }
 
-    public enum Summary: Sendable {
+    package enum Summary: Sendable {
         /// Every process of the cluster runs and `cluster.env` is there.
         case running
         /// Some run, some do not (or `up` has not finished).
@@ -22,17 +22,17 @@ public struct ClusterStatus: Sendable {
         case stopped
     }
 
-    public let directory: String
-    public let components: [Component]
+    package let directory: String
+    package let components: [Component]
     /// `cluster.env`, when `up` finished and no `down` followed.
-    public let environment: ClusterEnvironment?
+    package let environment: ClusterEnvironment?
     /// The gateway's `GET /health` status and body, when it answered.
-    public let gatewayHealthStatus: Int?
-    public let gatewayHealthBody: String?
+    package let gatewayHealthStatus: Int?
+    package let gatewayHealthBody: String?
     /// Why the gateway's health could not be read (it runs but did not answer).
-    public let gatewayHealthError: String?
+    package let gatewayHealthError: String?
 
-    public var summary: Summary {
+    package var summary: Summary {
         let alive = components.filter(\.alive).count
         if alive == 0 { return .stopped }
         return alive == components.count && environment != nil ? .running : .partial
@@ -42,7 +42,7 @@ public struct ClusterStatus: Sendable {
 extension LocalCluster {
     /// Looks at the pid files, the processes behind them and `cluster.env`; asks a running gateway for
     /// `/health` (within `healthTimeout`). Changes nothing.
-    public func status(healthTimeout: Duration = .seconds(2)) async throws -> ClusterStatus {
+    package func status(healthTimeout: Duration = .seconds(2)) async throws -> ClusterStatus {
         try await onDedicatedThread { try self.inspect(healthTimeout: healthTimeout) }
     }
 

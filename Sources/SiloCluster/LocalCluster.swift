@@ -10,11 +10,11 @@ import Glibc
 /// processes and a `silo gateway`, started as daemons that outlive the command that started them and found
 /// again by pid. `up` starts it, `down` stops it, `status` reports on it; `silo cluster`, `bench` and the
 /// integration tests all start the system this way.
-public final class LocalCluster: Sendable {
+package final class LocalCluster: Sendable {
     /// The database the cluster's metadata lives in, on its private server.
-    public static let databaseName = "silo"
+    package static let databaseName = "silo"
 
-    public let layout: ClusterLayout
+    package let layout: ClusterLayout
     /// Progress for people (one line each, to standard error in `silo cluster`).
     let progress: @Sendable (String) -> Void
     /// What this `up` started, so a failure or a signal stops exactly that.
@@ -29,13 +29,13 @@ public final class LocalCluster: Sendable {
         var interrupted = false
     }
 
-    public init(directory: String, progress: @escaping @Sendable (String) -> Void = { _ in }) {
+    package init(directory: String, progress: @escaping @Sendable (String) -> Void = { _ in }) {
         layout = ClusterLayout(directory: directory)
         self.progress = progress
     }
 
     /// The libpq URI of the cluster's database: the server's socket directory as host, no TCP.
-    public static func databaseURL(in layout: ClusterLayout, database: String = databaseName) -> String {
+    package static func databaseURL(in layout: ClusterLayout, database: String = databaseName) -> String {
         PostgresInstance.connectionURI(directory: layout.postgresDirectory, options: PostgresInstance.Options(),
                                        database: database)
     }
@@ -45,7 +45,7 @@ public final class LocalCluster: Sendable {
     /// Starts the cluster and returns what `cluster.env` now holds. Refuses (`.alreadyRunning`) while the
     /// directory's cluster runs; stops the leftovers of an earlier run that did not finish. On any failure
     /// stops everything it started, then throws.
-    public func up(_ configuration: LocalClusterConfiguration, metadata: some ClusterMetadataBootstrap)
+    package func up(_ configuration: LocalClusterConfiguration, metadata: some ClusterMetadataBootstrap)
         async throws -> ClusterEnvironment
     {
         try configuration.validate()
@@ -85,7 +85,7 @@ public final class LocalCluster: Sendable {
     /// Stops what the running `up` started so far (gateway, then nodes, then PostgreSQL) and makes it start
     /// nothing more; for a signal handler, which should exit the process afterwards (this blocks). A no-op
     /// once `up` returned.
-    public func interrupt() {
+    package func interrupt() {
         started.withLock { $0.interrupted = !$0.closed }
         stopStarted()
     }

@@ -2,40 +2,40 @@ import SiloCore
 
 /// What `silo cluster up` starts: N nodes on consecutive ports from `nodeBasePort`, a gateway on
 /// `gatewayPort`, all on `host`, with the settings passed through to `silo node` and `silo gateway`.
-public struct LocalClusterConfiguration: Sendable {
+package struct LocalClusterConfiguration: Sendable {
     /// More nodes than this on one machine is a mistake, not a cluster.
-    public static let nodeCountMax = 64
+    package static let nodeCountMax = 64
 
-    public var host = "127.0.0.1"
-    public var nodeCount = 6
-    public var replicas = GatewayLimits().replicaCount
-    public var gatewayPort = 8080
-    public var nodeBasePort = 50051
-    public var chunkBytes = ByteCount(GatewayLimits().chunkBytes)
-    public var maxObjectBytes = ByteCount(GatewayLimits().objectBytesMax)
-    public var nodeBufferPoolBytes = Limits().bufferPoolBytes
+    package var host = "127.0.0.1"
+    package var nodeCount = 6
+    package var replicas = GatewayLimits().replicaCount
+    package var gatewayPort = 8080
+    package var nodeBasePort = 50051
+    package var chunkBytes = ByteCount(GatewayLimits().chunkBytes)
+    package var maxObjectBytes = ByteCount(GatewayLimits().objectBytesMax)
+    package var nodeBufferPoolBytes = Limits().bufferPoolBytes
     /// `silo node --io-backend`: auto, io-uring or thread-pool.
-    public var ioBackend = "auto"
+    package var ioBackend = "auto"
     /// PostgreSQL's fsync and synchronous commit (off only for throwaway clusters).
-    public var durable = true
-    public var logLevel = "info"
+    package var durable = true
+    package var logLevel = "info"
     /// false: PostgreSQL and the nodes only (`--no-gateway`), for running a gateway by hand or in a debugger.
-    public var startsGateway = true
+    package var startsGateway = true
     /// The `silo` binary the nodes and the gateway run; nil is the running executable.
-    public var executable: String?
+    package var executable: String?
 
     /// How long each node may take to listen (debug builds start slowly on a busy 2-core machine).
-    public var nodeReadyTimeout: Duration = .seconds(60)
+    package var nodeReadyTimeout: Duration = .seconds(60)
     /// How long the gateway may take to answer `/health` with 200.
-    public var gatewayReadyTimeout: Duration = .seconds(60)
+    package var gatewayReadyTimeout: Duration = .seconds(60)
     /// Between SIGTERM and SIGKILL when stopping what a failed `up` started.
-    public var stopGrace: Duration = .seconds(10)
+    package var stopGrace: Duration = .seconds(10)
 
-    public init() {}
+    package init() {}
 
-    public var nodePorts: [Int] { (0..<nodeCount).map { nodeBasePort + $0 } }
+    package var nodePorts: [Int] { (0..<nodeCount).map { nodeBasePort + $0 } }
 
-    public func validate() throws {
+    package func validate() throws {
         func require(_ condition: Bool, _ message: String) throws {
             if !condition { throw ClusterError(message) }
         }
@@ -53,17 +53,17 @@ public struct LocalClusterConfiguration: Sendable {
 }
 
 /// One node of a local cluster as `up` started it.
-public struct ClusterNode: Sendable, Equatable {
+package struct ClusterNode: Sendable, Equatable {
     /// 1-based, as in `nodes/<n>` and `node-<n>.pid`.
-    public let number: Int
+    package let number: Int
     /// `host-port` (a node id may not hold ':'), the id `silo node` and `silo admin nodes add` default to.
-    public let id: String
-    public let host: String
-    public let port: Int
-    public let pid: Int32
+    package let id: String
+    package let host: String
+    package let port: Int
+    package let pid: Int32
 
     /// `host:port`, as the gateway dials it and `STORAGE_NODES` lists it.
-    public var address: String { hostPort(host, port) }
+    package var address: String { hostPort(host, port) }
 
     static func id(host: String, port: Int) -> String {
         "\(host):\(port)".replacingOccurrences(of: ":", with: "-")
@@ -71,19 +71,19 @@ public struct ClusterNode: Sendable, Equatable {
 }
 
 /// What the metadata needs once PostgreSQL and the nodes run.
-public struct ClusterMetadataRequest: Sendable {
+package struct ClusterMetadataRequest: Sendable {
     /// The server's maintenance database (`postgres`), to create `databaseName` in.
-    public let serverURL: String
-    public let databaseName: String
+    package let serverURL: String
+    package let databaseName: String
     /// `databaseName` on the same server: what the gateway is given.
-    public let databaseURL: String
-    public let nodes: [ClusterNode]
+    package let databaseURL: String
+    package let nodes: [ClusterNode]
 }
 
 /// The metadata side of `up`, which SiloCluster cannot do itself (it does not link SiloMetadata): create the
 /// database when missing, apply the migrations, register `nodes` as up (a node already registered from an
 /// earlier run is updated, registered nodes not started this time are marked down) and return the access key
 /// pair `cluster.env` publishes.
-public protocol ClusterMetadataBootstrap: Sendable {
+package protocol ClusterMetadataBootstrap: Sendable {
     func prepare(_ request: ClusterMetadataRequest) async throws -> AccessKeyPair
 }

@@ -11,32 +11,32 @@ import Glibc
 /// PostgreSQL refuses to run as root; as root the directory is given to the `postgres` user and `initdb`
 /// and `pg_ctl` run through `runuser -u postgres --`. Clients connect over the socket as the `postgres`
 /// superuser with trust authentication: the socket directory is the only way in.
-public final class PostgresInstance: Sendable {
-    public struct Options: Sendable {
+package final class PostgresInstance: Sendable {
+    package struct Options: Sendable {
         /// Where initdb and pg_ctl are; nil looks under /usr/lib/postgresql/<newest>/bin, then PATH.
-        public var binDirectory: String?
+        package var binDirectory: String?
         /// Also listen on 127.0.0.1:<port>. The socket is named after the port either way.
-        public var tcpPort: Int?
-        public var maxConnections: Int = 200
+        package var tcpPort: Int?
+        package var maxConnections: Int = 200
         /// fsync and synchronous commit on. Off is for throwaway instances (tests): a crash of the machine
         /// may then lose committed transactions, a crash of PostgreSQL alone does not.
-        public var durable: Bool = true
-        public var superuser: String = "postgres"
+        package var durable: Bool = true
+        package var superuser: String = "postgres"
 
-        public init() {}
+        package init() {}
     }
 
-    public let directory: String
-    public let options: Options
+    package let directory: String
+    package let options: Options
     private let binDirectory: String
 
-    public var dataDirectory: String { directory + "/data" }
-    public var logFile: String { directory + "/postgresql.log" }
-    public var port: Int { options.tcpPort ?? 5432 }
-    public var socketPath: String { directory + "/.s.PGSQL.\(port)" }
+    package var dataDirectory: String { directory + "/data" }
+    package var logFile: String { directory + "/postgresql.log" }
+    package var port: Int { options.tcpPort ?? 5432 }
+    package var socketPath: String { directory + "/.s.PGSQL.\(port)" }
 
     /// Creates the cluster in `directory` (which must not hold one yet) and starts it.
-    public static func start(in directory: String, options: Options = Options()) throws -> PostgresInstance {
+    package static func start(in directory: String, options: Options = Options()) throws -> PostgresInstance {
         let instance = try PostgresInstance(directory: directory, options: options)
         try instance.initialize()
         try instance.start()
@@ -46,7 +46,7 @@ public final class PostgresInstance: Sendable {
     /// The cluster an earlier `start(in:)` created in `directory`, running or not (nil when there is none):
     /// what `silo cluster` uses to start it again, stop it or ask for its pid. `options` must name the same
     /// port; its durability applies from the next `start()`.
-    public static func existing(in directory: String, options: Options = Options()) throws -> PostgresInstance? {
+    package static func existing(in directory: String, options: Options = Options()) throws -> PostgresInstance? {
         let instance = try PostgresInstance(directory: directory, options: options)
         return FileManager.default.fileExists(atPath: instance.dataDirectory + "/PG_VERSION") ? instance : nil
     }
@@ -63,31 +63,31 @@ public final class PostgresInstance: Sendable {
     }
 
     /// libpq conninfo for `database` as the superuser over the socket.
-    public func connectionString(database: String = "postgres") -> String {
+    package func connectionString(database: String = "postgres") -> String {
         "host=\(Self.quoted(directory)) port=\(port) user=\(Self.quoted(options.superuser)) dbname=\(Self.quoted(database))"
     }
 
     /// The same as a `postgresql://` URI, with the socket directory percent-encoded as the host: one word
     /// with no space or quote, so it goes into an environment file or a shell variable as it is.
-    public func connectionURI(database: String = "postgres") -> String {
+    package func connectionURI(database: String = "postgres") -> String {
         Self.connectionURI(directory: directory, options: options, database: database)
     }
 
     /// `connectionURI` of the instance `directory` holds (or would hold) with `options`, without opening it.
-    public static func connectionURI(directory: String, options: Options, database: String) -> String {
+    package static func connectionURI(directory: String, options: Options, database: String) -> String {
         let absolute = URL(fileURLWithPath: directory).standardizedFileURL.path
         return "postgresql://\(percentEncoded(options.superuser))@\(percentEncoded(absolute)):"
             + "\(options.tcpPort ?? 5432)/\(percentEncoded(database))"
     }
 
     /// The postmaster's pid while it runs (first line of postmaster.pid).
-    public var pid: pid_t? {
+    package var pid: pid_t? {
         guard let text = try? String(contentsOfFile: dataDirectory + "/postmaster.pid", encoding: .utf8),
               let first = text.split(separator: "\n").first, let pid = pid_t(first) else { return nil }
         return kill(pid, 0) == 0 ? pid : nil
     }
 
-    public var isRunning: Bool { pid != nil }
+    package var isRunning: Bool { pid != nil }
 
     private func initialize() throws {
         let fileManager = FileManager.default
@@ -115,7 +115,7 @@ public final class PostgresInstance: Sendable {
     }
 
     /// Starts the server (again, after `stop`) and waits until it accepts connections.
-    public func start() throws {
+    package func start() throws {
         guard !isRunning else { return }
         // Durability on the command line as well as in postgresql.conf: the command line wins, so an
         // existing cluster started again follows the options it is started with now.
@@ -127,7 +127,7 @@ public final class PostgresInstance: Sendable {
 
     /// Stops the server by its pid (pg_ctl's fast mode: sessions are ended, nothing committed is lost) and
     /// waits until the process is gone; with `removingDirectory`, deletes everything it kept.
-    public func stop(removingDirectory: Bool = false) throws {
+    package func stop(removingDirectory: Bool = false) throws {
         if let pid {
             do {
                 try runServerTool("pg_ctl", ["stop", "-D", dataDirectory, "-m", "fast", "-w", "-t", "30", "-s"])
@@ -209,8 +209,8 @@ public final class PostgresInstance: Sendable {
     }
 }
 
-public struct PostgresInstanceError: Error, Sendable, CustomStringConvertible {
-    public let description: String
+package struct PostgresInstanceError: Error, Sendable, CustomStringConvertible {
+    package let description: String
     init(_ description: String) { self.description = description }
 }
 

@@ -4,20 +4,20 @@
 /// Generated pairs look like AWS's: a 20-character id of `[A-Z0-9]` starting "SILO" and a 40-character
 /// base64 secret. Imported pairs (tools that come with their own, such as MinIO's `minioadmin`) may be
 /// shorter or longer within the bounds below.
-public struct AccessKeyPair: Hashable, Sendable {
+package struct AccessKeyPair: Hashable, Sendable {
     /// 3 is MinIO's minimum; 128 is AWS's maximum for an access key id.
-    public static let accessKeyLengthRange = 3...128
+    package static let accessKeyLengthRange = 3...128
     /// 8 is MinIO's minimum for a secret; AWS's are 40.
-    public static let secretKeyLengthRange = 8...128
-    public static let generatedPrefix = "SILO"
-    public static let generatedAccessKeyLength = 20
+    package static let secretKeyLengthRange = 8...128
+    package static let generatedPrefix = "SILO"
+    package static let generatedAccessKeyLength = 20
     /// 30 random bytes are exactly 40 base64 characters, without padding.
     static let generatedSecretRandomBytes = 30
 
-    public let accessKey: String
-    public let secretKey: String
+    package let accessKey: String
+    package let secretKey: String
 
-    public init(accessKey: String, secretKey: String) throws(AccessKeyError) {
+    package init(accessKey: String, secretKey: String) throws(AccessKeyError) {
         let idLength = accessKey.utf8.count
         guard Self.accessKeyLengthRange.contains(idLength) else { throw .accessKeyLength(idLength) }
         // The access key sits in the SigV4 credential scope, where "/" separates fields and "," and "="
@@ -33,7 +33,7 @@ public struct AccessKeyPair: Hashable, Sendable {
 
     /// A fresh pair from `generator`. On Linux `SystemRandomNumberGenerator` is `getrandom(2)`, the kernel's
     /// CSPRNG; tests pass a seeded generator only to check the shape.
-    public static func generate<Generator: RandomNumberGenerator>(using generator: inout Generator) -> AccessKeyPair {
+    package static func generate<Generator: RandomNumberGenerator>(using generator: inout Generator) -> AccessKeyPair {
         let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789".utf8)
         // `randomElement(using:)` draws without modulo bias.
         let idTail = (generatedPrefix.count..<generatedAccessKeyLength).map { _ in
@@ -45,7 +45,7 @@ public struct AccessKeyPair: Hashable, Sendable {
                                   secretKey: base64(secretBytes))
     }
 
-    public static func generate() -> AccessKeyPair {
+    package static func generate() -> AccessKeyPair {
         var generator = SystemRandomNumberGenerator()
         return generate(using: &generator)
     }
@@ -74,13 +74,13 @@ public struct AccessKeyPair: Hashable, Sendable {
     }
 }
 
-public enum AccessKeyError: Error, Sendable, Equatable, CustomStringConvertible {
+package enum AccessKeyError: Error, Sendable, Equatable, CustomStringConvertible {
     case accessKeyLength(Int)
     case accessKeyCharacter(UInt8)
     case secretKeyLength(Int)
     case secretKeyCharacter(UInt8)
 
-    public var description: String {
+    package var description: String {
         let idRange = AccessKeyPair.accessKeyLengthRange
         let secretRange = AccessKeyPair.secretKeyLengthRange
         switch self {

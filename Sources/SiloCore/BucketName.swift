@@ -1,12 +1,12 @@
 /// An S3 bucket name: 3–63 characters of lowercase letters, digits, `.` and `-`, starting and ending with a
 /// letter or digit, no `..`, and not shaped like an IPv4 address (the S3 naming rules).
-public struct BucketName: Hashable, Comparable, Sendable, CustomStringConvertible {
-    public static let lengthMin = 3
-    public static let lengthMax = 63
+package struct BucketName: Hashable, Comparable, Sendable, CustomStringConvertible {
+    package static let lengthMin = 3
+    package static let lengthMax = 63
 
-    public let value: String
+    package let value: String
 
-    public init(_ value: String) throws(BucketNameError) {
+    package init(_ value: String) throws(BucketNameError) {
         let bytes = Array(value.utf8)
         guard bytes.count >= Self.lengthMin, bytes.count <= Self.lengthMax else {
             throw .badLength(length: bytes.count)
@@ -19,8 +19,8 @@ public struct BucketName: Hashable, Comparable, Sendable, CustomStringConvertibl
         self.value = value
     }
 
-    public var description: String { value }
-    public static func < (a: BucketName, b: BucketName) -> Bool { a.value < b.value }
+    package var description: String { value }
+    package static func < (a: BucketName, b: BucketName) -> Bool { a.value < b.value }
 
     static func isLetterOrDigit(_ byte: UInt8) -> Bool {
         (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
@@ -31,14 +31,14 @@ public struct BucketName: Hashable, Comparable, Sendable, CustomStringConvertibl
     }
 }
 
-public enum BucketNameError: Error, Sendable, Equatable, CustomStringConvertible {
+package enum BucketNameError: Error, Sendable, Equatable, CustomStringConvertible {
     case badLength(length: Int)
     case invalidCharacter(byte: UInt8)
     case badEdge
     case consecutiveDots
     case ipAddress
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .badLength(let length):
             return "bucket name is \(length) bytes long; it must be \(BucketName.lengthMin)–\(BucketName.lengthMax)"

@@ -1,32 +1,32 @@
 /// A number of bytes. Used across module boundaries instead of a bare integer, so sizes and offsets
 /// cannot be confused with counts of other things.
-public struct ByteCount: Hashable, Comparable, Sendable, CustomStringConvertible {
-    public var bytes: Int64
+package struct ByteCount: Hashable, Comparable, Sendable, CustomStringConvertible {
+    package var bytes: Int64
 
-    public init(_ bytes: Int64) { self.bytes = bytes }
-    public init(_ bytes: Int) { self.bytes = Int64(bytes) }
+    package init(_ bytes: Int64) { self.bytes = bytes }
+    package init(_ bytes: Int) { self.bytes = Int64(bytes) }
 
-    public static let zero = ByteCount(0)
-    public static func kibibytes(_ n: Int64) -> ByteCount { ByteCount(n << 10) }
-    public static func mebibytes(_ n: Int64) -> ByteCount { ByteCount(n << 20) }
-    public static func gibibytes(_ n: Int64) -> ByteCount { ByteCount(n << 30) }
+    package static let zero = ByteCount(0)
+    package static func kibibytes(_ n: Int64) -> ByteCount { ByteCount(n << 10) }
+    package static func mebibytes(_ n: Int64) -> ByteCount { ByteCount(n << 20) }
+    package static func gibibytes(_ n: Int64) -> ByteCount { ByteCount(n << 30) }
 
-    public var int: Int { Int(bytes) }
+    package var int: Int { Int(bytes) }
 
-    public static func < (a: ByteCount, b: ByteCount) -> Bool { a.bytes < b.bytes }
-    public static func + (a: ByteCount, b: ByteCount) -> ByteCount { ByteCount(a.bytes + b.bytes) }
-    public static func - (a: ByteCount, b: ByteCount) -> ByteCount { ByteCount(a.bytes - b.bytes) }
-    public static func += (a: inout ByteCount, b: ByteCount) { a.bytes += b.bytes }
-    public static func -= (a: inout ByteCount, b: ByteCount) { a.bytes -= b.bytes }
+    package static func < (a: ByteCount, b: ByteCount) -> Bool { a.bytes < b.bytes }
+    package static func + (a: ByteCount, b: ByteCount) -> ByteCount { ByteCount(a.bytes + b.bytes) }
+    package static func - (a: ByteCount, b: ByteCount) -> ByteCount { ByteCount(a.bytes - b.bytes) }
+    package static func += (a: inout ByteCount, b: ByteCount) { a.bytes += b.bytes }
+    package static func -= (a: inout ByteCount, b: ByteCount) { a.bytes -= b.bytes }
 
     /// Rounds up to a multiple of `alignment` (a power of two).
-    public func roundedUp(toMultipleOf alignment: Int64) -> ByteCount {
+    package func roundedUp(toMultipleOf alignment: Int64) -> ByteCount {
         precondition(alignment > 0 && alignment & (alignment - 1) == 0, "alignment must be a power of two")
         return ByteCount((bytes + alignment - 1) & ~(alignment - 1))
     }
 
     /// Human-readable, binary units: "16 MiB", "1.5 GiB".
-    public var description: String {
+    package var description: String {
         let units = ["B", "KiB", "MiB", "GiB", "TiB"]
         var value = Double(bytes)
         var unit = 0
@@ -36,7 +36,7 @@ public struct ByteCount: Hashable, Comparable, Sendable, CustomStringConvertible
     }
 
     /// Parses "1048576", "16MiB", "16 MiB", "10GiB", "4k", "1G" (binary multiples throughout).
-    public init?(parsing text: String) {
+    package init?(parsing text: String) {
         let trimmed = text.trimmingCharactersInSpaces()
         let digits = trimmed.prefix { $0.isNumber }
         guard let number = Int64(digits) else { return nil }

@@ -2,12 +2,12 @@
 ///
 /// Validated on construction, so a `ChunkID` is always safe to use as a file name: no `/`, no `..`, no
 /// empty name, nothing outside ASCII.
-public struct ChunkID: Hashable, Sendable, CustomStringConvertible {
-    public static let lengthMax = 128
+package struct ChunkID: Hashable, Sendable, CustomStringConvertible {
+    package static let lengthMax = 128
 
-    public let value: String
+    package let value: String
 
-    public init(_ value: String) throws(ChunkIDError) {
+    package init(_ value: String) throws(ChunkIDError) {
         let utf8 = value.utf8
         guard !utf8.isEmpty else { throw .empty }
         guard utf8.count <= Self.lengthMax else { throw .tooLong(length: utf8.count) }
@@ -17,7 +17,7 @@ public struct ChunkID: Hashable, Sendable, CustomStringConvertible {
         self.value = value
     }
 
-    public var description: String { value }
+    package var description: String { value }
 
     @inline(__always)
     static func isAllowed(_ byte: UInt8) -> Bool {
@@ -31,12 +31,12 @@ public struct ChunkID: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-public enum ChunkIDError: Error, Sendable, Equatable, CustomStringConvertible {
+package enum ChunkIDError: Error, Sendable, Equatable, CustomStringConvertible {
     case empty
     case tooLong(length: Int)
     case invalidCharacter(byte: UInt8)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .empty: return "chunk id is empty"
         case .tooLong(let length):

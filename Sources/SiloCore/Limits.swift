@@ -1,34 +1,34 @@
 /// Every queue, pool, batch and message in Silo has a named maximum here, checked at start-up.
 /// Units are last in the names.
-public struct Limits: Sendable, Equatable {
+package struct Limits: Sendable, Equatable {
     /// Size of one slab in the I/O buffer pool; one slab is one O_DIRECT transfer.
-    public var bufferSlabBytes: Int = 4 << 20
+    package var bufferSlabBytes: Int = 4 << 20
     /// Number of slabs. The pool never grows: this times `bufferSlabBytes` is the node's I/O memory.
-    public var bufferSlabCount: Int = 16
+    package var bufferSlabCount: Int = 16
     /// Slab writes one chunk upload keeps in flight while it fills the next slab.
-    public var writesInFlightPerChunkMax: Int = 2
+    package var writesInFlightPerChunkMax: Int = 2
     /// Slab reads one chunk download keeps ahead of the one being sent.
-    public var readsAheadPerChunkMax: Int = 2
+    package var readsAheadPerChunkMax: Int = 2
     /// io_uring submission queue entries.
-    public var ringEntries: Int = 256
+    package var ringEntries: Int = 256
     /// Threads of the pread/pwrite backend, and of the pool that runs blocking file-system calls.
-    public var blockingThreadCount: Int = 4
+    package var blockingThreadCount: Int = 4
     /// The largest chunk a node accepts.
-    public var chunkBytesMax: Int64 = 8 << 30
+    package var chunkBytesMax: Int64 = 8 << 30
     /// The largest gRPC message a node accepts (a PutChunk data message).
-    public var grpcMessageBytesMax: Int = 16 << 20
+    package var grpcMessageBytesMax: Int = 16 << 20
     /// The data carried by one GetChunk response message (Python's grpc refuses messages over 4 MiB).
-    public var getChunkMessageBytes: Int = 1 << 20
+    package var getChunkMessageBytes: Int = 1 << 20
     /// Granularity of the per-block CRC32C table in a chunk file: the unit a ranged read verifies.
-    public var checksumBlockBytes: Int = 256 << 10
+    package var checksumBlockBytes: Int = 256 << 10
 
-    public init() {}
+    package init() {}
 
     /// The node's I/O memory: every slab of the buffer pool.
-    public var bufferPoolBytes: ByteCount { ByteCount(bufferSlabBytes * bufferSlabCount) }
+    package var bufferPoolBytes: ByteCount { ByteCount(bufferSlabBytes * bufferSlabCount) }
 
     /// Refuses configurations that cannot work, with the reason.
-    public func validate() throws(LimitsError) {
+    package func validate() throws(LimitsError) {
         func require(_ condition: Bool, _ reason: String) throws(LimitsError) {
             if !condition { throw LimitsError(reason: reason) }
         }
@@ -55,8 +55,8 @@ public struct Limits: Sendable, Equatable {
     }
 }
 
-public struct LimitsError: Error, Sendable, CustomStringConvertible {
-    public let reason: String
-    public init(reason: String) { self.reason = reason }
-    public var description: String { "invalid limits: \(reason)" }
+package struct LimitsError: Error, Sendable, CustomStringConvertible {
+    package let reason: String
+    package init(reason: String) { self.reason = reason }
+    package var description: String { "invalid limits: \(reason)" }
 }

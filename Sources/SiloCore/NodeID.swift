@@ -1,11 +1,11 @@
 /// The name of a storage node, as it registers itself and as chunk replicas refer to it: 1–128 characters
 /// of `[A-Za-z0-9_.-]`.
-public struct NodeID: Hashable, Comparable, Sendable, CustomStringConvertible {
-    public static let lengthMax = 128
+package struct NodeID: Hashable, Comparable, Sendable, CustomStringConvertible {
+    package static let lengthMax = 128
 
-    public let value: String
+    package let value: String
 
-    public init(_ value: String) throws(NodeIDError) {
+    package init(_ value: String) throws(NodeIDError) {
         let utf8 = value.utf8
         guard !utf8.isEmpty, utf8.count <= Self.lengthMax else { throw .badLength(length: utf8.count) }
         for byte in utf8 where !(ChunkID.isAllowed(byte) || byte == UInt8(ascii: ".")) {
@@ -14,15 +14,15 @@ public struct NodeID: Hashable, Comparable, Sendable, CustomStringConvertible {
         self.value = value
     }
 
-    public var description: String { value }
-    public static func < (a: NodeID, b: NodeID) -> Bool { a.value < b.value }
+    package var description: String { value }
+    package static func < (a: NodeID, b: NodeID) -> Bool { a.value < b.value }
 }
 
-public enum NodeIDError: Error, Sendable, Equatable, CustomStringConvertible {
+package enum NodeIDError: Error, Sendable, Equatable, CustomStringConvertible {
     case badLength(length: Int)
     case invalidCharacter(byte: UInt8)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .badLength(let length): return "node id is \(length) bytes long; it must be 1–\(NodeID.lengthMax)"
         case .invalidCharacter(let byte):

@@ -1,5 +1,5 @@
 /// What a storage node may be used for, as the node table (`nodes.state`) says and the ring uses it.
-public enum NodeState: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+package enum NodeState: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
     /// Healthy: receives new chunks and serves reads.
     case up
     /// Missed its heartbeats: receives nothing new; its chunks are read from other replicas.
@@ -8,7 +8,7 @@ public enum NodeState: String, Sendable, Hashable, CaseIterable, CustomStringCon
     case draining
 
     /// Whether new chunks may be placed on a node in this state.
-    public var acceptsNewChunks: Bool { self == .up }
+    package var acceptsNewChunks: Bool { self == .up }
 
-    public var description: String { rawValue }
+    package var description: String { rawValue }
 }

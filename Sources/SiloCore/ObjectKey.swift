@@ -2,12 +2,12 @@
 ///
 /// Keys order by their UTF-8 bytes, as S3 lists them; `<` here is that order, so Swift code and the
 /// database (column collation "C") agree.
-public struct ObjectKey: Hashable, Comparable, Sendable, CustomStringConvertible {
-    public static let bytesMax = 1024
+package struct ObjectKey: Hashable, Comparable, Sendable, CustomStringConvertible {
+    package static let bytesMax = 1024
 
-    public let value: String
+    package let value: String
 
-    public init(_ value: String) throws(ObjectKeyError) {
+    package init(_ value: String) throws(ObjectKeyError) {
         let count = value.utf8.count
         guard count > 0 else { throw .empty }
         guard count <= Self.bytesMax else { throw .tooLong(bytes: count) }
@@ -15,17 +15,17 @@ public struct ObjectKey: Hashable, Comparable, Sendable, CustomStringConvertible
         self.value = value
     }
 
-    public var description: String { value }
+    package var description: String { value }
 
-    public static func < (a: ObjectKey, b: ObjectKey) -> Bool { a.value.utf8.lexicographicallyPrecedes(b.value.utf8) }
+    package static func < (a: ObjectKey, b: ObjectKey) -> Bool { a.value.utf8.lexicographicallyPrecedes(b.value.utf8) }
 }
 
-public enum ObjectKeyError: Error, Sendable, Equatable, CustomStringConvertible {
+package enum ObjectKeyError: Error, Sendable, Equatable, CustomStringConvertible {
     case empty
     case tooLong(bytes: Int)
     case containsNul
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .empty: return "object key is empty"
         case .tooLong(let bytes): return "object key is \(bytes) bytes of UTF-8; at most \(ObjectKey.bytesMax) are allowed"

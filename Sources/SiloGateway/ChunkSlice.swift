@@ -2,13 +2,13 @@ import SiloS3
 import SiloCore
 
 /// The part of one stored chunk a ranged read needs: which chunk, and which bytes of it.
-public struct ChunkSlice: Sendable, Equatable {
+package struct ChunkSlice: Sendable, Equatable {
     /// The chunk's index in the object's chunk list.
-    public var chunkIndex: Int
-    public var offsetInChunk: ByteCount
-    public var length: ByteCount
+    package var chunkIndex: Int
+    package var offsetInChunk: ByteCount
+    package var length: ByteCount
 
-    public init(chunkIndex: Int, offsetInChunk: ByteCount, length: ByteCount) {
+    package init(chunkIndex: Int, offsetInChunk: ByteCount, length: ByteCount) {
         self.chunkIndex = chunkIndex
         self.offsetInChunk = offsetInChunk
         self.length = length
@@ -17,7 +17,7 @@ public struct ChunkSlice: Sendable, Equatable {
     /// The slices of `chunks` (each at its offset in the object, in object order, not overlapping) that
     /// cover `range`, in order. Finds the first chunk by binary search, so a range near the end of a
     /// 10 GiB object of 640 chunks costs a few comparisons, not a walk.
-    public static func slices(of range: ByteRange,
+    package static func slices(of range: ByteRange,
                               over chunks: [(offset: ByteCount, length: ByteCount)]) -> [ChunkSlice] {
         let rangeEnd = range.offset + range.length
         // The first chunk that ends after the range starts.

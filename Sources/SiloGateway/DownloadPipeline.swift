@@ -15,13 +15,13 @@ import Synchronization
 /// Copies of each byte, after the kernel's: (1) the gRPC transport's (reassembling messages), (2) from the
 /// gRPC message into the response buffer (grpc-swift keeps its message buffer's `ByteBuffer` internal),
 /// then the kernel's. The fetcher runs as its own task, so (2) overlaps the writing of the previous piece.
-public struct DownloadPipeline: Sendable {
+package struct DownloadPipeline: Sendable {
     let nodes: NodeDirectory
     let limits: GatewayLimits
     let logger: Logger
     let metrics: GatewayMetrics?
 
-    public init(nodes: NodeDirectory, limits: GatewayLimits, logger: Logger, metrics: GatewayMetrics? = nil) {
+    package init(nodes: NodeDirectory, limits: GatewayLimits, logger: Logger, metrics: GatewayMetrics? = nil) {
         self.nodes = nodes
         self.limits = limits
         self.logger = logger
@@ -30,24 +30,24 @@ public struct DownloadPipeline: Sendable {
 
     /// A started download: the first piece is in hand (so a failure to read anything still becomes an
     /// error status), the rest arrives through `pieces`.
-    public struct Started: Sendable {
+    package struct Started: Sendable {
         let first: ByteBuffer?
         let pieces: BoundedFeed<ByteBuffer>.AsyncIterator
         let fetch: Task<Void, Never>
 
         /// Writes every piece through `write`; stops the fetcher when done or failed.
-        public func forEach(_ write: (ByteBuffer) async throws -> Void) async throws {
+        package func forEach(_ write: (ByteBuffer) async throws -> Void) async throws {
             defer { fetch.cancel() }
             if let first { try await write(first) }
             var pieces = self.pieces
             while let piece = try await pieces.next() { try await write(piece) }
         }
 
-        public func cancel() { fetch.cancel() }
+        package func cancel() { fetch.cancel() }
     }
 
     /// Starts fetching `range` of `object` and waits for its first bytes.
-    public func start(_ object: ObjectRecord, range: ByteRange) async throws -> Started {
+    package func start(_ object: ObjectRecord, range: ByteRange) async throws -> Started {
         let chunks = object.chunks.map { (offset: $0.offset, length: $0.length) }
         let slices = ChunkSlice.slices(of: range, over: chunks)
         let feed = BoundedFeed<ByteBuffer>(capacity: limits.prefetchPiecesMax * (limits.downloadChunksAheadMax + 1))

@@ -9,13 +9,13 @@ import SiloMetadata
 /// A chunk is acknowledged (removed from the queue) once every replica no longer has it: deleted now,
 /// NOT_FOUND (never written, or deleted before), or on a node the table no longer has. A replica that
 /// cannot be reached keeps the chunk in the queue; its lease runs out and a later round tries again.
-public struct GarbageCollector: Sendable {
+package struct GarbageCollector: Sendable {
     let store: MetadataStore
     let nodes: NodeDirectory
     let limits: GatewayLimits
     let logger: Logger
 
-    public init(store: MetadataStore, nodes: NodeDirectory, limits: GatewayLimits, logger: Logger) {
+    package init(store: MetadataStore, nodes: NodeDirectory, limits: GatewayLimits, logger: Logger) {
         self.store = store
         self.nodes = nodes
         self.limits = limits
@@ -23,7 +23,7 @@ public struct GarbageCollector: Sendable {
     }
 
     /// Runs the GC worker and the janitor until cancelled.
-    public func run() async {
+    package func run() async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await collectLoop() }
             group.addTask { await janitorLoop() }
@@ -47,7 +47,7 @@ public struct GarbageCollector: Sendable {
 
     /// Claims one batch and deletes what it can; returns how many chunks were claimed.
     @discardableResult
-    public func collectOnce() async throws -> Int {
+    package func collectOnce() async throws -> Int {
         let batch = try await store.claimGarbage(count: limits.garbageBatchMax, lease: limits.garbageLease,
                                                  grace: limits.garbageGrace)
         guard !batch.isEmpty else { return 0 }
@@ -88,7 +88,7 @@ public struct GarbageCollector: Sendable {
     /// One janitor round: up to a batch of abandoned pending uploads (single objects and parts) and one of
     /// multipart uploads older than `abandonedMultipartUploadAge`, all turned into GC work.
     @discardableResult
-    public func reapOnce() async throws -> (pending: Int, multipart: Int) {
+    package func reapOnce() async throws -> (pending: Int, multipart: Int) {
         let pending = try await store.reapAbandonedUploads(olderThan: limits.abandonedUploadAge,
                                                            limit: limits.janitorBatchMax)
         let multipart = try await store.reapAbandonedMultipartUploads(olderThan: limits.abandonedMultipartUploadAge,

@@ -5,8 +5,8 @@ import Prometheus
 /// The gateway's metrics, through swift-metrics into a Prometheus registry that `/metrics` renders:
 /// requests and their latency per operation and status, bytes in and out, chunks in flight, nodes up,
 /// and the database pool's use.
-public struct GatewayMetrics: Sendable {
-    public let registry: PrometheusCollectorRegistry
+package struct GatewayMetrics: Sendable {
+    package let registry: PrometheusCollectorRegistry
     let factory: PrometheusMetricsFactory
     let bytesReceived: CoreMetrics.Counter
     let bytesSent: CoreMetrics.Counter
@@ -14,9 +14,9 @@ public struct GatewayMetrics: Sendable {
     let databaseConnectionsBusy: CoreMetrics.Gauge
     let databaseConnections: CoreMetrics.Gauge
     /// Chunks being written to or read from nodes, over all requests.
-    public let chunksInFlight: CoreMetrics.Meter
+    package let chunksInFlight: CoreMetrics.Meter
 
-    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+    package init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.defaultDurationHistogramBuckets = [

@@ -9,7 +9,7 @@ import SiloStorage
 import Synchronization
 
 /// A gRPC client of one storage node, as the gateway holds it.
-public typealias NodeClient = ChunkStoreClient<HTTP2ClientTransport.Posix>
+package typealias NodeClient = ChunkStoreClient<HTTP2ClientTransport.Posix>
 
 /// The storage nodes this gateway talks to: two clients per node in the node table, the placement ring
 /// over them, and what the gateway's own probes say about each.
@@ -25,18 +25,18 @@ public typealias NodeClient = ChunkStoreClient<HTTP2ClientTransport.Posix>
 /// table says is up but that misses `nodeMissedProbesMax` probes in a row is marked down (in the table too,
 /// so every gateway's ring agrees), and back up when it answers again. A draining node stays readable and
 /// gets no new chunks.
-public final class NodeDirectory: Sendable {
-    public struct Member: Sendable {
-        public let record: NodeRecord
+package final class NodeDirectory: Sendable {
+    package struct Member: Sendable {
+        package let record: NodeRecord
         /// GetChunk, DeleteChunk, HealthCheck.
         let client: NodeClient
         /// PutChunk only.
         let writer: NodeClient
         let connections: Task<Void, Never>
-        public internal(set) var missedProbes: Int = 0
+        package internal(set) var missedProbes: Int = 0
         /// The state the ring uses: the table's, or down when our probes fail.
-        public var state: NodeState
-        public var lastProbe: NodeHealth?
+        package var state: NodeState
+        package var lastProbe: NodeHealth?
 
         func shutdown() {
             client.grpc.beginGracefulShutdown()
@@ -56,7 +56,7 @@ public final class NodeDirectory: Sendable {
     let logger: Logger
     private let state: Mutex<State>
 
-    public init(store: MetadataStore, limits: GatewayLimits, storageLimits: Limits = Limits(), logger: Logger) {
+    package init(store: MetadataStore, limits: GatewayLimits, storageLimits: Limits = Limits(), logger: Logger) {
         self.store = store
         self.limits = limits
         self.storageLimits = storageLimits
@@ -66,14 +66,14 @@ public final class NodeDirectory: Sendable {
     }
 
     /// The members as of now, by id.
-    public var members: [Member] {
+    package var members: [Member] {
         state.withLock { Array($0.members.values) }.sorted { $0.record.id < $1.record.id }
     }
 
-    public var ring: HashRing { state.withLock { $0.ring } }
+    package var ring: HashRing { state.withLock { $0.ring } }
 
     /// Where a new chunk goes: `replicaCount` distinct up nodes and the clients that write to them.
-    public func placement(for chunk: ChunkID) throws -> [(id: NodeID, client: NodeClient)] {
+    package func placement(for chunk: ChunkID) throws -> [(id: NodeID, client: NodeClient)] {
         try state.withLock { state in
             let ids = try state.ring.replicas(for: chunk, count: limits.replicaCount)
             return ids.compactMap { id in state.members[id].map { (id, $0.writer) } }
@@ -82,7 +82,7 @@ public final class NodeDirectory: Sendable {
 
     /// The replicas of a stored chunk in the order a read tries them: up nodes first (in recorded order),
     /// then draining, then down ones (a probe may be behind), never nodes the table no longer has.
-    public func readOrder(_ replicas: [NodeID]) -> [(id: NodeID, client: NodeClient)] {
+    package func readOrder(_ replicas: [NodeID]) -> [(id: NodeID, client: NodeClient)] {
         state.withLock { state in
             let known = replicas.compactMap { id in state.members[id].map { (id: id, member: $0) } }
             func rank(_ s: NodeState) -> Int { s == .up ? 0 : s == .draining ? 1 : 2 }
@@ -92,15 +92,15 @@ public final class NodeDirectory: Sendable {
         }
     }
 
-    public func client(for id: NodeID) -> NodeClient? {
+    package func client(for id: NodeID) -> NodeClient? {
         state.withLock { $0.members[id]?.client }
     }
 
-    public var upCount: Int { state.withLock { $0.members.values.count { $0.state == .up } } }
+    package var upCount: Int { state.withLock { $0.members.values.count { $0.state == .up } } }
 
     /// A call to `id` stalled (`NodeStalled`): the node counts as down, for reads and placement, until a
     /// probe answers again — rather than every request finding out for itself, a stall timeout each.
-    public func reportStalled(_ id: NodeID) {
+    package func reportStalled(_ id: NodeID) {
         let changed = state.withLock { state -> Bool in
             guard var member = state.members[id], member.state == .up else { return false }
             member.state = .down
@@ -114,7 +114,7 @@ public final class NodeDirectory: Sendable {
 
     /// Reads the node table, then keeps the membership current until cancelled: re-reads the table every
     /// `nodeTableRefreshInterval`, probes every node every `nodeProbeInterval`.
-    public func run() async {
+    package func run() async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { [self] in
                 while !Task.isCancelled {
@@ -133,7 +133,7 @@ public final class NodeDirectory: Sendable {
     }
 
     /// Closes every client. Calls in progress finish; no new ones start.
-    public func shutdown() {
+    package func shutdown() {
         let members = state.withLock { state -> [Member] in
             state.stopped = true
             defer { state.members = [:] }
@@ -143,7 +143,7 @@ public final class NodeDirectory: Sendable {
     }
 
     /// Brings the members in line with the node table.
-    public func refresh() async {
+    package func refresh() async {
         let records: [NodeRecord]
         do {
             records = try await store.nodes()

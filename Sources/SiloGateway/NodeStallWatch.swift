@@ -2,10 +2,10 @@ import SiloCore
 import Synchronization
 
 /// A node call that made no progress for `nodeStallTimeout`.
-public struct NodeStalled: Error, CustomStringConvertible {
-    public var node: NodeID
-    public var timeout: Duration
-    public var description: String { "node \(node) made no progress for \(timeout)" }
+package struct NodeStalled: Error, CustomStringConvertible {
+    package var node: NodeID
+    package var timeout: Duration
+    package var description: String { "node \(node) made no progress for \(timeout)" }
 }
 
 /// Gives up on a node call that stops making progress, so a node that takes connections and never answers

@@ -1,7 +1,7 @@
 import SiloMetadata
 
 /// What an upload's commit makes of its body.
-public enum UploadDestination: Sendable, Equatable {
+package enum UploadDestination: Sendable, Equatable {
     /// The key's current version, if `condition` holds when the commit runs (PutObject, CopyObject).
     case object(WriteCondition)
     /// Part `partNumber` of a multipart upload of the same key (UploadPart, UploadPartCopy).

@@ -10,24 +10,24 @@ import SiloMetadata
 import SiloStorage
 
 /// What an upload is, before its body: where it goes and what the client said about it.
-public struct UploadRequest: Sendable {
-    public var bucket: BucketName
-    public var key: ObjectKey
+package struct UploadRequest: Sendable {
+    package var bucket: BucketName
+    package var key: ObjectKey
     /// nil: the body's length is not known in advance (chunked transfer encoding).
-    public var contentLength: Int64?
-    public var contentType: String?
-    public var userMetadata: [String: String] = [:]
+    package var contentLength: Int64?
+    package var contentType: String?
+    package var userMetadata: [String: String] = [:]
     /// The SHA-256 the client signed (`x-amz-content-sha256` with a hex digest), checked after the last byte.
-    public var expectedSHA256: [UInt8]?
+    package var expectedSHA256: [UInt8]?
     /// `Content-MD5`, checked after the last byte (`BadDigest`).
-    public var expectedMD5: [UInt8]?
+    package var expectedMD5: [UInt8]?
     /// The `x-amz-checksum-*` algorithm to compute on the way and store with the object.
-    public var checksumAlgorithm: ChecksumAlgorithm?
+    package var checksumAlgorithm: ChecksumAlgorithm?
     /// The checksum the client expects (base64), asked after the last byte: a trailer's value is known only
     /// then. Mismatch is `BadDigest`.
-    public var expectedChecksum: (@Sendable () throws -> String?)?
+    package var expectedChecksum: (@Sendable () throws -> String?)?
     /// What the commit makes of the body: an object (by default, unconditionally) or a multipart part.
-    public var destination: UploadDestination = .object(.none)
+    package var destination: UploadDestination = .object(.none)
 
     package init(bucket: BucketName, key: ObjectKey) {
         self.bucket = bucket
@@ -36,13 +36,13 @@ public struct UploadRequest: Sendable {
 }
 
 /// A committed upload.
-public struct UploadedObject: Sendable {
-    public var etag: String
-    public var size: Int64
+package struct UploadedObject: Sendable {
+    package var etag: String
+    package var size: Int64
     /// nil for a multipart part, which is no version of its own.
-    public var versionID: VersionID?
+    package var versionID: VersionID?
     /// The `x-amz-checksum-*` value (base64) of `UploadRequest.checksumAlgorithm`, when one was asked for.
-    public var checksum: String?
+    package var checksum: String?
 }
 
 /// Streams an object into the cluster: the body is cut into chunks, each chunk streams to its replicas
@@ -55,7 +55,7 @@ public struct UploadedObject: Sendable {
 ///
 /// Nothing is visible until the commit; whatever fails before it leaves a pending record whose chunks
 /// go to the GC queue (at once here, or by the janitor if this gateway dies).
-public struct UploadPipeline: Sendable {
+package struct UploadPipeline: Sendable {
     let store: MetadataStore
     let nodes: NodeDirectory
     let limits: GatewayLimits
@@ -64,7 +64,7 @@ public struct UploadPipeline: Sendable {
     /// Uploads of this pipeline streaming now, held under `limits.uploadsInFlightMax`.
     let inFlight = UploadAdmission()
 
-    public init(store: MetadataStore, nodes: NodeDirectory, limits: GatewayLimits, logger: Logger,
+    package init(store: MetadataStore, nodes: NodeDirectory, limits: GatewayLimits, logger: Logger,
                 metrics: GatewayMetrics? = nil) {
         self.store = store
         self.nodes = nodes
@@ -75,7 +75,7 @@ public struct UploadPipeline: Sendable {
 
     /// Stores `body` as `request` says. `beforeBody` runs once everything that can be checked without the
     /// body was (size limit, bucket): the place to answer `Expect: 100-continue`.
-    public func upload<Body: AsyncSequence>(_ request: UploadRequest, body: Body,
+    package func upload<Body: AsyncSequence>(_ request: UploadRequest, body: Body,
                                             beforeBody: @Sendable () -> Void = {}) async throws -> UploadedObject
     where Body.Element == ByteBuffer {
         if let length = request.contentLength, length > limits.objectBytesMax {
@@ -237,11 +237,11 @@ package struct StoredChunk: Sendable {
 }
 
 /// Why a replica did not take a chunk.
-public struct ReplicaWriteError: Error, CustomStringConvertible {
-    public var node: NodeID
-    public var chunk: ChunkID
-    public var underlying: any Error
-    public var description: String { "chunk \(chunk) to node \(node): \(underlying)" }
+package struct ReplicaWriteError: Error, CustomStringConvertible {
+    package var node: NodeID
+    package var chunk: ChunkID
+    package var underlying: any Error
+    package var description: String { "chunk \(chunk) to node \(node): \(underlying)" }
 }
 
 /// Opens the chunks of one upload in order and keeps at most `uploadChunksInFlightMax` of them waiting

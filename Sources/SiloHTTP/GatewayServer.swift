@@ -8,14 +8,14 @@ import SiloMetadata
 
 /// Everything `silo gateway` runs: the S3 server, the node directory's probes, the GC worker and the
 /// janitor, over one metadata store.
-public struct GatewayServer: Sendable {
-    public var host: String
-    public var port: Int
-    public var database: DatabaseConfiguration
-    public var limits: GatewayLimits
-    public var idleTimeout: Duration = .seconds(120)
+package struct GatewayServer: Sendable {
+    package var host: String
+    package var port: Int
+    package var database: DatabaseConfiguration
+    package var limits: GatewayLimits
+    package var idleTimeout: Duration = .seconds(120)
 
-    public init(host: String, port: Int, database: DatabaseConfiguration, limits: GatewayLimits) {
+    package init(host: String, port: Int, database: DatabaseConfiguration, limits: GatewayLimits) {
         self.host = host
         self.port = port
         self.database = database
@@ -24,7 +24,7 @@ public struct GatewayServer: Sendable {
 
     /// Runs until SIGTERM or SIGINT, then stops accepting, finishes the requests in progress and returns.
     /// `onListening` gets the bound port (useful with port 0).
-    public func run(logger: Logger, onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+    package func run(logger: Logger, onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         try limits.validate()
         let store = try await MetadataStore.open(database)
         let nodes = NodeDirectory(store: store, limits: limits, logger: logger)

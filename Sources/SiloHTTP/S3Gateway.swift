@@ -17,8 +17,8 @@ import Synchronization
 ///
 /// S3 chooses the operation by method, path depth and query sub-resources, which a path router does not
 /// express: the dispatch is a switch (`S3Operation`).
-public struct S3Gateway: HTTPResponder {
-    public typealias Context = S3RequestContext
+package struct S3Gateway: HTTPResponder {
+    package typealias Context = S3RequestContext
 
     let store: MetadataStore
     let nodes: NodeDirectory
@@ -31,7 +31,7 @@ public struct S3Gateway: HTTPResponder {
     let metrics: GatewayMetrics
     let logger: Logger
 
-    public init(store: MetadataStore, nodes: NodeDirectory, limits: GatewayLimits, metrics: GatewayMetrics,
+    package init(store: MetadataStore, nodes: NodeDirectory, limits: GatewayLimits, metrics: GatewayMetrics,
                 logger: Logger) {
         self.store = store
         self.nodes = nodes
@@ -46,7 +46,7 @@ public struct S3Gateway: HTTPResponder {
         self.logger = logger
     }
 
-    public func respond(to request: Request, context: S3RequestContext) async throws -> Response {
+    package func respond(to request: Request, context: S3RequestContext) async throws -> Response {
         let requestID = RequestID.next()
         let started = ContinuousClock.now
         var operation = "unknown"

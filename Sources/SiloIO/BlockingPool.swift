@@ -5,13 +5,13 @@ import Synchronization
 /// A fixed set of threads for blocking system calls (open, rename, fsync, pread…), so they never run on an
 /// event loop or on Swift's cooperative pool. Jobs run in arrival order; the queue is unbounded in count
 /// but every caller awaits its job, so it is bounded by the number of concurrent callers.
-public final class BlockingPool: Sendable {
+package final class BlockingPool: Sendable {
     private let jobs = Mutex<[@Sendable () -> Void]>([])
     private let available = DispatchSemaphore(value: 0)
     private let running = Atomic<Bool>(true)
-    public let threadCount: Int
+    package let threadCount: Int
 
-    public init(threadCount: Int, name: String) {
+    package init(threadCount: Int, name: String) {
         precondition(threadCount > 0, "a blocking pool needs a thread")
         self.threadCount = threadCount
         for number in 0..<threadCount {
@@ -31,7 +31,7 @@ public final class BlockingPool: Sendable {
     }
 
     /// Runs `body` on one of the pool's threads and returns its result.
-    public func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    package func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         precondition(running.load(ordering: .relaxed), "BlockingPool used after shutdown")
         return try await withCheckedThrowingContinuation { continuation in
             jobs.withLock {
@@ -42,7 +42,7 @@ public final class BlockingPool: Sendable {
     }
 
     /// Stops the threads once the queued jobs have run.
-    public func shutdown() {
+    package func shutdown() {
         guard running.exchange(false, ordering: .relaxed) else { return }
         for _ in 0..<threadCount { available.signal() }
     }

@@ -12,11 +12,11 @@ import Glibc
 /// `acquire` waits (first come, first served) while every slab is leased: that wait is the back-pressure
 /// that bounds a node's I/O memory to `slabBytes × slabCount` whatever the number of streams. To avoid
 /// deadlock, a caller that already holds a slab only ever uses `tryAcquire` for a second one.
-public final class BufferPool: Sendable {
-    public let slabBytes: Int
-    public let slabCount: Int
+package final class BufferPool: Sendable {
+    package let slabBytes: Int
+    package let slabCount: Int
     /// The NUMA node the memory lives on, or nil when libnuma is unavailable.
-    public let numaNode: Int?
+    package let numaNode: Int?
 
     // Leases are tracked under `state`; the buffers' memory itself is owned by one leaseholder at a time.
     private let buffers: [IOBuffer]
@@ -37,7 +37,7 @@ public final class BufferPool: Sendable {
     }
 
     /// Allocates `slabCount` slabs of `slabBytes` (a multiple of 4096) on `numaNode` (nil: the caller's node).
-    public init(slabBytes: Int, slabCount: Int, numaNode requestedNode: Int? = nil) {
+    package init(slabBytes: Int, slabCount: Int, numaNode requestedNode: Int? = nil) {
         precondition(slabBytes > 0 && slabBytes % 4096 == 0, "slabs must be a positive multiple of 4096")
         precondition(slabCount > 0, "a pool needs at least one slab")
         self.slabBytes = slabBytes
@@ -70,10 +70,10 @@ public final class BufferPool: Sendable {
     }
 
     /// Slabs not leased right now.
-    public var freeCount: Int { state.withLock { $0.free.count } }
+    package var freeCount: Int { state.withLock { $0.free.count } }
 
     /// A free slab, or nil at once when none is free.
-    public func tryAcquire() -> IOBuffer? {
+    package func tryAcquire() -> IOBuffer? {
         state.withLock { state -> IOBuffer? in
             guard state.waiters.count == state.waiterHead, let index = state.free.popLast() else { return nil }
             return lease(index, &state)
@@ -82,7 +82,7 @@ public final class BufferPool: Sendable {
 
     /// A free slab, waiting for one to be released when all are leased. Throws `CancellationError` when
     /// the task is cancelled while it waits.
-    public func acquire() async throws -> IOBuffer {
+    package func acquire() async throws -> IOBuffer {
         if let buffer = tryAcquire() { return buffer }
         let id = state.withLock { state -> UInt64 in
             state.nextWaiterID += 1
@@ -110,7 +110,7 @@ public final class BufferPool: Sendable {
     }
 
     /// Gives a slab back. Releasing a buffer that is not leased is a programmer error and crashes.
-    public func release(_ buffer: IOBuffer) {
+    package func release(_ buffer: IOBuffer) {
         precondition(buffer.index < slabCount && buffers[buffer.index] === buffer, "buffer from another pool")
         let handoff = state.withLock { state -> (Waiter, IOBuffer)? in
             precondition(buffer.isLeased, "double release of I/O buffer \(buffer.index)")

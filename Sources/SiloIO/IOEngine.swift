@@ -2,7 +2,7 @@ import Logging
 import SiloCore
 
 /// Which implementation moves the bytes.
-public enum IOBackend: String, Sendable {
+package enum IOBackend: String, Sendable {
     /// io_uring with (when the memlock limit allows) registered buffers.
     case ioUring = "io_uring"
     /// pread/pwrite on a fixed set of threads: where io_uring_setup is refused (containers, seccomp).
@@ -10,7 +10,7 @@ public enum IOBackend: String, Sendable {
 }
 
 /// What the operator asked for: `auto` tries io_uring and falls back loudly.
-public enum IOBackendChoice: String, Sendable, CaseIterable {
+package enum IOBackendChoice: String, Sendable, CaseIterable {
     case auto
     case ioUring = "io-uring"
     case threadPool = "thread-pool"
@@ -20,7 +20,7 @@ public enum IOBackendChoice: String, Sendable, CaseIterable {
 /// the engine never allocates on the data path.
 ///
 /// Offsets and counts on O_DIRECT files must be multiples of 4096; pool buffers are 4096-aligned.
-public protocol IOEngine: AnyObject, Sendable {
+package protocol IOEngine: AnyObject, Sendable {
     var backend: IOBackend { get }
     var pool: BufferPool { get }
     /// True when the pool's slabs are registered with the ring (fixed-buffer reads and writes).
@@ -49,12 +49,12 @@ public protocol IOEngine: AnyObject, Sendable {
 }
 
 /// One write of a batch: `range` of `buffer`'s valid bytes to `offset` in the file.
-public struct IOWrite: Sendable {
-    public let buffer: IOBuffer
-    public let range: Range<Int>
-    public let offset: Int64
+package struct IOWrite: Sendable {
+    package let buffer: IOBuffer
+    package let range: Range<Int>
+    package let offset: Int64
 
-    public init(_ buffer: IOBuffer, _ range: Range<Int>, at offset: Int64) {
+    package init(_ buffer: IOBuffer, _ range: Range<Int>, at offset: Int64) {
         precondition(range.lowerBound >= 0 && range.upperBound <= buffer.count, "write range outside the data")
         self.buffer = buffer
         self.range = range
@@ -62,10 +62,10 @@ public struct IOWrite: Sendable {
     }
 }
 
-public enum IOEngines {
+package enum IOEngines {
     /// The engine for `choice`. `auto` prefers io_uring and falls back to the thread pool, with a warning,
     /// when the kernel or a sandbox refuses io_uring_setup.
-    public static func make(_ choice: IOBackendChoice, limits: Limits, logger: Logger) throws -> any IOEngine {
+    package static func make(_ choice: IOBackendChoice, limits: Limits, logger: Logger) throws -> any IOEngine {
         try limits.validate()
         switch choice {
         case .threadPool:

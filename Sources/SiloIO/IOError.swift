@@ -4,22 +4,22 @@ import Glibc
 
 /// An operating error from the I/O layer: a failed system call and its errno. Mapped to S3 or gRPC errors
 /// at the edge, by `errno` value, never by message.
-public struct IOError: Error, Sendable, Equatable, CustomStringConvertible {
+package struct IOError: Error, Sendable, Equatable, CustomStringConvertible {
     /// What was being done ("pwrite", "open tmp/abc").
-    public let operation: String
+    package let operation: String
     /// The errno the kernel returned (negated io_uring results are turned positive).
-    public let errno: Int32
+    package let errno: Int32
 
-    public init(_ operation: String, errno: Int32) {
+    package init(_ operation: String, errno: Int32) {
         self.operation = operation
         self.errno = errno
     }
 
-    public var isNoSpace: Bool { errno == ENOSPC || errno == EDQUOT }
-    public var isNotFound: Bool { errno == ENOENT }
-    public var isAlreadyExists: Bool { errno == EEXIST }
+    package var isNoSpace: Bool { errno == ENOSPC || errno == EDQUOT }
+    package var isNotFound: Bool { errno == ENOENT }
+    package var isAlreadyExists: Bool { errno == EEXIST }
 
-    public var description: String {
+    package var description: String {
         "\(operation): \(String(cString: strerror(errno))) (errno \(errno))"
     }
 }

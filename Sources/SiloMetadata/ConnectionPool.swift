@@ -5,8 +5,8 @@ import Synchronization
 ///
 /// Connections open lazily and reopen after a loss, so the pool survives a PostgreSQL restart: the calls
 /// made while the server is away fail with a retryable `DatabaseError`, the next ones reconnect.
-public final class ConnectionPool: Sendable {
-    public let configuration: DatabaseConfiguration
+package final class ConnectionPool: Sendable {
+    package let configuration: DatabaseConfiguration
     private let slots: [ConnectionSlot]
     private let state: Mutex<State>
 
@@ -22,7 +22,7 @@ public final class ConnectionPool: Sendable {
         var closed = false
     }
 
-    public init(_ configuration: DatabaseConfiguration) throws {
+    package init(_ configuration: DatabaseConfiguration) throws {
         try configuration.limits.validate()
         self.configuration = configuration
         let count = configuration.limits.poolConnections
@@ -30,15 +30,15 @@ public final class ConnectionPool: Sendable {
         state = Mutex(State(free: Array((0..<count).reversed())))
     }
 
-    public var limits: MetadataLimits { configuration.limits }
+    package var limits: MetadataLimits { configuration.limits }
 
     /// Connections lent out now, and the pool's size (for metrics).
-    public var usage: (busy: Int, total: Int) {
+    package var usage: (busy: Int, total: Int) {
         state.withLock { (slots.count - $0.free.count, slots.count) }
     }
 
     /// Runs `body` on a pooled connection's thread. No retry: see `read` and `transaction`.
-    public func withConnection<T: Sendable>(
+    package func withConnection<T: Sendable>(
         _ body: @escaping @Sendable (PostgresConnection) throws -> T
     ) async throws -> T {
         let index = try await acquire()
@@ -47,7 +47,7 @@ public final class ConnectionPool: Sendable {
     }
 
     /// Runs `body` (statements that change nothing, so safe to repeat) and retries it on a lost connection.
-    public func read<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+    package func read<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
         try await retrying { try await self.withConnection(body) }
     }
 
@@ -56,7 +56,7 @@ public final class ConnectionPool: Sendable {
     ///
     /// A connection lost while COMMIT is in flight leaves the outcome unknown; the retry then runs `body`
     /// again, so transactions are written to be correct when repeated (they check state, not assume it).
-    public func transaction<T: Sendable>(
+    package func transaction<T: Sendable>(
         _ body: @escaping @Sendable (PostgresConnection) throws -> T
     ) async throws -> T {
         try await retrying {
@@ -76,7 +76,7 @@ public final class ConnectionPool: Sendable {
 
     /// Runs `body`, which issues exactly one statement (PostgreSQL wraps it in a transaction of its own),
     /// with the retries of `transaction` but without its BEGIN and COMMIT round trips.
-    public func singleStatement<T: Sendable>(
+    package func singleStatement<T: Sendable>(
         _ body: @escaping @Sendable (PostgresConnection) throws -> T
     ) async throws -> T {
         try await retrying { try await self.withConnection(body) }
@@ -104,7 +104,7 @@ public final class ConnectionPool: Sendable {
     }
 
     /// Closes every connection and ends the threads. Calls in flight finish; later ones fail `poolClosed`.
-    public func shutdown() async {
+    package func shutdown() async {
         let waiters = state.withLock { state -> [Waiter] in
             state.closed = true
             defer { state.waiters = [] }

@@ -1,17 +1,17 @@
 /// Where the metadata lives and how many connections Silo may hold to it.
-public struct DatabaseConfiguration: Sendable {
+package struct DatabaseConfiguration: Sendable {
     /// A libpq conninfo string (`host=/run/silo port=5432 user=postgres`) or URI
     /// (`postgresql://user@host/db`), as `SILO_DATABASE_URL` and `--database-url` give it.
-    public var connectionString: String
+    package var connectionString: String
     /// Overrides the database the connection string names.
-    public var database: String?
+    package var database: String?
     /// Tables live in this schema (created by the migrations when missing); nil is PostgreSQL's default.
-    public var schema: String?
+    package var schema: String?
     /// Shown in `pg_stat_activity`, which is how the pool's limit is observed from the server.
-    public var applicationName: String
-    public var limits: MetadataLimits
+    package var applicationName: String
+    package var limits: MetadataLimits
 
-    public init(connectionString: String, database: String? = nil, schema: String? = nil,
+    package init(connectionString: String, database: String? = nil, schema: String? = nil,
                 applicationName: String = "silo", limits: MetadataLimits = MetadataLimits()) {
         self.connectionString = connectionString
         self.database = database
@@ -21,7 +21,7 @@ public struct DatabaseConfiguration: Sendable {
     }
 
     /// The environment variable that names an existing server instead of a private one.
-    public static let urlEnvironmentVariable = "SILO_DATABASE_URL"
+    package static let urlEnvironmentVariable = "SILO_DATABASE_URL"
 
     var connectionParameters: [(keyword: String, value: String)] {
         var parameters: [(keyword: String, value: String)] = [("dbname", connectionString)]
@@ -37,29 +37,29 @@ public struct DatabaseConfiguration: Sendable {
 }
 
 /// Every bound of the metadata layer, named, with its unit last.
-public struct MetadataLimits: Sendable, Equatable {
+package struct MetadataLimits: Sendable, Equatable {
     /// Connections (and threads running them) in the pool. The reference system ran 20–50.
-    public var poolConnections: Int = 32
+    package var poolConnections: Int = 32
     /// How long a caller waits for a free connection before `DatabaseError.poolExhausted`.
-    public var acquireTimeout: Duration = .seconds(5)
+    package var acquireTimeout: Duration = .seconds(5)
     /// Attempts of one transaction when it loses a serialization race or its connection.
-    public var transactionAttemptsMax: Int = 4
+    package var transactionAttemptsMax: Int = 4
     /// Pause before the second attempt; doubled for each one after.
-    public var retryBackoff: Duration = .milliseconds(20)
+    package var retryBackoff: Duration = .milliseconds(20)
     /// libpq's connect_timeout.
-    public var connectTimeoutSeconds: Int = 5
+    package var connectTimeoutSeconds: Int = 5
     /// Statements sent in one pipeline before its sync (bounds the bytes both sockets must buffer).
-    public var pipelineStatementsMax: Int = 256
+    package var pipelineStatementsMax: Int = 256
     /// The most keys one listing page returns (S3's max-keys ceiling).
-    public var listKeysMax: Int = 1000
+    package var listKeysMax: Int = 1000
     /// The most rows one GC or janitor claim hands out.
-    public var claimRowsMax: Int = 1000
+    package var claimRowsMax: Int = 1000
     /// The most chunks one object version may have (10 GiB in 16 MiB chunks is 640).
-    public var chunksPerObjectMax: Int = 100_000
+    package var chunksPerObjectMax: Int = 100_000
 
-    public init() {}
+    package init() {}
 
-    public func validate() throws(MetadataLimitsError) {
+    package func validate() throws(MetadataLimitsError) {
         func require(_ condition: Bool, _ reason: String) throws(MetadataLimitsError) {
             if !condition { throw MetadataLimitsError(reason: reason) }
         }
@@ -83,7 +83,7 @@ public struct MetadataLimits: Sendable, Equatable {
     }
 }
 
-public struct MetadataLimitsError: Error, Sendable, CustomStringConvertible {
-    public let reason: String
-    public var description: String { "invalid metadata limits: \(reason)" }
+package struct MetadataLimitsError: Error, Sendable, CustomStringConvertible {
+    package let reason: String
+    package var description: String { "invalid metadata limits: \(reason)" }
 }

@@ -1,6 +1,6 @@
 /// An operating error of the metadata database. `isRetryable` tells the gateway to answer 503
 /// `ServiceUnavailable` (and the client to retry) rather than 500.
-public enum DatabaseError: Error, Sendable, Equatable, CustomStringConvertible {
+package enum DatabaseError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The server cannot be reached or the connection dropped; the pool reconnects on the next use.
     case unavailable(message: String)
     /// Every connection of the pool stayed busy past the acquire deadline.
@@ -13,13 +13,13 @@ public enum DatabaseError: Error, Sendable, Equatable, CustomStringConvertible {
     /// schema changed underneath).
     case unexpectedResult(String)
 
-    public var sqlState: String? {
+    package var sqlState: String? {
         if case .server(let state, _) = self { return state }
         return nil
     }
 
     /// Worth retrying the same request later: the database is away, busy, or lost a race it reported.
-    public var isRetryable: Bool {
+    package var isRetryable: Bool {
         switch self {
         case .unavailable, .poolExhausted: return true
         case .server(let state, _): return SQLState.isRetryable(state)
@@ -36,7 +36,7 @@ public enum DatabaseError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .unavailable(let message): return "database unavailable: \(message)"
         case .poolExhausted(let connections, let waited):
@@ -49,16 +49,16 @@ public enum DatabaseError: Error, Sendable, Equatable, CustomStringConvertible {
 }
 
 /// The SQLSTATE codes Silo acts on (PostgreSQL manual, appendix A).
-public enum SQLState {
-    public static let uniqueViolation = "23505"
-    public static let foreignKeyViolation = "23503"
-    public static let checkViolation = "23514"
-    public static let serializationFailure = "40001"
-    public static let deadlockDetected = "40P01"
-    public static let adminShutdown = "57P01"
-    public static let crashShutdown = "57P02"
-    public static let cannotConnectNow = "57P03"
-    public static let tooManyConnections = "53300"
+package enum SQLState {
+    package static let uniqueViolation = "23505"
+    package static let foreignKeyViolation = "23503"
+    package static let checkViolation = "23514"
+    package static let serializationFailure = "40001"
+    package static let deadlockDetected = "40P01"
+    package static let adminShutdown = "57P01"
+    package static let crashShutdown = "57P02"
+    package static let cannotConnectNow = "57P03"
+    package static let tooManyConnections = "53300"
 
     /// Class 08 (connection exception) and the shutdown codes: the session is gone.
     static func isConnectionClass(_ state: String) -> Bool {

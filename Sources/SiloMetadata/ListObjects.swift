@@ -2,15 +2,15 @@ import Foundation
 import SiloCore
 
 /// A ListObjectsV2 request, as the gateway parsed it.
-public struct ListObjectsRequest: Hashable, Sendable {
-    public var prefix: String
-    public var delimiter: String?
-    public var startAfter: String?
-    public var continuationToken: String?
+package struct ListObjectsRequest: Hashable, Sendable {
+    package var prefix: String
+    package var delimiter: String?
+    package var startAfter: String?
+    package var continuationToken: String?
     /// At most `MetadataLimits.listKeysMax` (1000); larger values are clamped, as S3 does.
-    public var maxKeys: Int
+    package var maxKeys: Int
 
-    public init(prefix: String = "", delimiter: String? = nil, startAfter: String? = nil,
+    package init(prefix: String = "", delimiter: String? = nil, startAfter: String? = nil,
                 continuationToken: String? = nil, maxKeys: Int = 1000) {
         self.prefix = prefix
         self.delimiter = delimiter
@@ -20,24 +20,24 @@ public struct ListObjectsRequest: Hashable, Sendable {
     }
 }
 
-public struct ListedObject: Hashable, Sendable {
-    public var key: ObjectKey
-    public var size: ByteCount
-    public var etag: String
-    public var lastModified: Date
+package struct ListedObject: Hashable, Sendable {
+    package var key: ObjectKey
+    package var size: ByteCount
+    package var etag: String
+    package var lastModified: Date
 }
 
 /// One page of a listing: objects and common prefixes, each in key order, together at most max-keys.
-public struct ListObjectsPage: Hashable, Sendable {
-    public var objects: [ListedObject] = []
-    public var commonPrefixes: [String] = []
-    public var isTruncated = false
+package struct ListObjectsPage: Hashable, Sendable {
+    package var objects: [ListedObject] = []
+    package var commonPrefixes: [String] = []
+    package var isTruncated = false
     /// Resumes after this page; nil when the listing is complete.
-    public var nextContinuationToken: String?
+    package var nextContinuationToken: String?
 
-    public var keyCount: Int { objects.count + commonPrefixes.count }
+    package var keyCount: Int { objects.count + commonPrefixes.count }
 
-    public init() {}
+    package init() {}
 }
 
 /// Where a listing resumes. The continuation token is this, base64'd: a key to continue after, or a common

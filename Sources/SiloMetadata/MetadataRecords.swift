@@ -2,24 +2,24 @@ import Foundation
 import SiloCore
 
 /// A pending upload (an object or one multipart part) whose chunks are being placed.
-public struct PendingUploadID: Hashable, Sendable, CustomStringConvertible {
-    public let value: Int64
-    public init(_ value: Int64) { self.value = value }
-    public var description: String { String(value) }
+package struct PendingUploadID: Hashable, Sendable, CustomStringConvertible {
+    package let value: Int64
+    package init(_ value: Int64) { self.value = value }
+    package var description: String { String(value) }
 }
 
 /// One stored version of an object.
-public struct VersionID: Hashable, Sendable, CustomStringConvertible {
-    public let value: Int64
-    public init(_ value: Int64) { self.value = value }
-    public var description: String { String(value) }
+package struct VersionID: Hashable, Sendable, CustomStringConvertible {
+    package let value: Int64
+    package init(_ value: Int64) { self.value = value }
+    package var description: String { String(value) }
 }
 
 /// A multipart upload, named by a random id the client echoes back.
-public struct MultipartUploadID: Hashable, Sendable, CustomStringConvertible {
-    public let value: String
-    public init(_ value: String) { self.value = value }
-    public var description: String { value }
+package struct MultipartUploadID: Hashable, Sendable, CustomStringConvertible {
+    package let value: String
+    package init(_ value: String) { self.value = value }
+    package var description: String { value }
 
     static func random() -> MultipartUploadID {
         var generator = SystemRandomNumberGenerator()
@@ -29,17 +29,17 @@ public struct MultipartUploadID: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// Where one chunk of an object (or part) lives and what it holds.
-public struct ChunkPlacement: Hashable, Sendable {
-    public var chunkID: ChunkID
+package struct ChunkPlacement: Hashable, Sendable {
+    package var chunkID: ChunkID
     /// Position of the chunk in its object (or part), from 0.
-    public var index: Int
+    package var index: Int
     /// Byte offset of the chunk in its object (or part).
-    public var offset: ByteCount
-    public var length: ByteCount
-    public var crc32c: UInt32
-    public var replicas: [NodeID]
+    package var offset: ByteCount
+    package var length: ByteCount
+    package var crc32c: UInt32
+    package var replicas: [NodeID]
 
-    public init(chunkID: ChunkID, index: Int, offset: ByteCount, length: ByteCount, crc32c: UInt32,
+    package init(chunkID: ChunkID, index: Int, offset: ByteCount, length: ByteCount, crc32c: UInt32,
                 replicas: [NodeID]) {
         self.chunkID = chunkID
         self.index = index
@@ -51,16 +51,16 @@ public struct ChunkPlacement: Hashable, Sendable {
 }
 
 /// What the client said about an object and what the gateway computed while it streamed in.
-public struct ObjectAttributes: Hashable, Sendable {
-    public var size: ByteCount
-    public var etag: String
-    public var contentType: String?
+package struct ObjectAttributes: Hashable, Sendable {
+    package var size: ByteCount
+    package var etag: String
+    package var contentType: String?
     /// `x-amz-checksum-*` values by algorithm name (`crc32c`, `sha256`…).
-    public var checksums: [String: String]
+    package var checksums: [String: String]
     /// `x-amz-meta-*` headers.
-    public var userMetadata: [String: String]
+    package var userMetadata: [String: String]
 
-    public init(size: ByteCount, etag: String, contentType: String? = nil, checksums: [String: String] = [:],
+    package init(size: ByteCount, etag: String, contentType: String? = nil, checksums: [String: String] = [:],
                 userMetadata: [String: String] = [:]) {
         self.size = size
         self.etag = etag
@@ -71,63 +71,63 @@ public struct ObjectAttributes: Hashable, Sendable {
 }
 
 /// An object's current version with its chunks in order: everything a download needs, read in one query.
-public struct ObjectRecord: Hashable, Sendable {
-    public var bucket: BucketName
-    public var key: ObjectKey
-    public var versionID: VersionID
-    public var attributes: ObjectAttributes
-    public var lastModified: Date
-    public var chunks: [ChunkPlacement]
+package struct ObjectRecord: Hashable, Sendable {
+    package var bucket: BucketName
+    package var key: ObjectKey
+    package var versionID: VersionID
+    package var attributes: ObjectAttributes
+    package var lastModified: Date
+    package var chunks: [ChunkPlacement]
 }
 
-public struct BucketRecord: Hashable, Sendable {
-    public var name: BucketName
-    public var createdAt: Date
+package struct BucketRecord: Hashable, Sendable {
+    package var name: BucketName
+    package var createdAt: Date
 }
 
 /// The condition of a conditional write, checked in the commit's transaction (S3's conditional writes).
-public struct WriteCondition: Hashable, Sendable {
+package struct WriteCondition: Hashable, Sendable {
     /// The current version's ETag (without quotes) must be this one; `*` asks only that one exists.
-    public var ifMatch: String?
+    package var ifMatch: String?
     /// The key must have no current version (`If-None-Match: *`).
-    public var ifNoneMatch: Bool
+    package var ifNoneMatch: Bool
 
-    public init(ifMatch: String? = nil, ifNoneMatch: Bool = false) {
+    package init(ifMatch: String? = nil, ifNoneMatch: Bool = false) {
         self.ifMatch = ifMatch
         self.ifNoneMatch = ifNoneMatch
     }
 
     /// No condition: last writer wins.
-    public static let none = WriteCondition()
+    package static let none = WriteCondition()
 
-    public var isEmpty: Bool { ifMatch == nil && !ifNoneMatch }
+    package var isEmpty: Bool { ifMatch == nil && !ifNoneMatch }
 }
 
 /// The outcome of a commit: the version that became visible and what it replaced.
-public struct CommitResult: Hashable, Sendable {
-    public var versionID: VersionID
+package struct CommitResult: Hashable, Sendable {
+    package var versionID: VersionID
     /// Chunks of the replaced version (if any) that went to the GC queue.
-    public var chunksRetired: Int
+    package var chunksRetired: Int
 }
 
 /// A chunk waiting to be deleted from its replicas, as claimed by one GC worker.
-public struct GarbageChunk: Hashable, Sendable {
-    public var gcID: Int64
-    public var chunkID: ChunkID
-    public var replicas: [NodeID]
+package struct GarbageChunk: Hashable, Sendable {
+    package var gcID: Int64
+    package var chunkID: ChunkID
+    package var replicas: [NodeID]
     /// Claims so far, this one included.
-    public var attempts: Int
+    package var attempts: Int
 }
 
-public struct NodeRecord: Hashable, Sendable {
-    public var id: NodeID
-    public var address: String
-    public var state: NodeState
-    public var capacity: ByteCount
-    public var free: ByteCount
-    public var lastHeartbeat: Date?
+package struct NodeRecord: Hashable, Sendable {
+    package var id: NodeID
+    package var address: String
+    package var state: NodeState
+    package var capacity: ByteCount
+    package var free: ByteCount
+    package var lastHeartbeat: Date?
 
-    public init(id: NodeID, address: String, state: NodeState, capacity: ByteCount, free: ByteCount,
+    package init(id: NodeID, address: String, state: NodeState, capacity: ByteCount, free: ByteCount,
                 lastHeartbeat: Date? = nil) {
         self.id = id
         self.address = address
@@ -139,14 +139,14 @@ public struct NodeRecord: Hashable, Sendable {
 }
 
 /// An access key as listings show it: never with its secret.
-public struct AccessKeyRecord: Hashable, Sendable {
-    public var accessKey: String
-    public var active: Bool
-    public var createdAt: Date
+package struct AccessKeyRecord: Hashable, Sendable {
+    package var accessKey: String
+    package var active: Bool
+    package var createdAt: Date
 }
 
 /// A store operation the data refused: mapped to an S3 error code at the gateway.
-public enum MetadataError: Error, Sendable, Equatable, CustomStringConvertible {
+package enum MetadataError: Error, Sendable, Equatable, CustomStringConvertible {
     case bucketAlreadyExists(BucketName)
     case noSuchBucket(BucketName)
     case bucketNotEmpty(BucketName)
@@ -170,7 +170,7 @@ public enum MetadataError: Error, Sendable, Equatable, CustomStringConvertible {
     case accessKeyAlreadyExists(String)
     case noSuchAccessKey(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .bucketAlreadyExists(let name): return "bucket \(name) already exists"
         case .noSuchBucket(let name): return "bucket \(name) does not exist"

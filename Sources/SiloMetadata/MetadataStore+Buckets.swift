@@ -16,7 +16,7 @@ extension MetadataStore {
         """)
 
     /// Creates an empty bucket; `bucketAlreadyExists` when the name is taken.
-    public func createBucket(_ name: BucketName) async throws {
+    package func createBucket(_ name: BucketName) async throws {
         let created = try await pool.transaction { connection in
             try connection.execute(Self.insertBucket, [name.value]).affectedRows == 1
         }
@@ -24,7 +24,7 @@ extension MetadataStore {
     }
 
     /// Deletes a bucket that holds no object and no upload in progress.
-    public func deleteBucket(_ name: BucketName) async throws {
+    package func deleteBucket(_ name: BucketName) async throws {
         try await pool.transaction { connection in
             do {
                 if try connection.execute(Self.deleteEmptyBucket, [name.value]).affectedRows == 1 { return }
@@ -39,13 +39,13 @@ extension MetadataStore {
         }
     }
 
-    public func bucketExists(_ name: BucketName) async throws -> Bool {
+    package func bucketExists(_ name: BucketName) async throws -> Bool {
         try await pool.read { connection in
             try connection.execute(Self.bucketExists, [name.value]).rowCount == 1
         }
     }
 
-    public func listBuckets() async throws -> [BucketRecord] {
+    package func listBuckets() async throws -> [BucketRecord] {
         try await pool.read { connection in
             let result = try connection.execute(Self.selectBuckets)
             return try (0..<result.rowCount).map { row in

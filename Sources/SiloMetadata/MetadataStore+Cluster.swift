@@ -68,7 +68,7 @@ extension MetadataStore {
     // MARK: - Nodes
 
     /// Adds a node or updates its address, state and capacity; stamps its heartbeat.
-    public func registerNode(_ node: NodeRecord) async throws {
+    package func registerNode(_ node: NodeRecord) async throws {
         try await pool.transaction { connection in
             _ = try connection.execute(Self.upsertNode, [
                 node.id.value, node.address, node.state.rawValue, node.capacity.bytes.sql, node.free.bytes.sql,
@@ -79,7 +79,7 @@ extension MetadataStore {
     /// Adds a node an operator named (`silo admin nodes add`): `nodeAlreadyExists` rather than the silent
     /// overwrite of `registerNode`, so a typo cannot repoint a live node id at another address. No heartbeat
     /// is recorded: nothing has heard from the node yet.
-    public func addNode(_ node: NodeRecord) async throws {
+    package func addNode(_ node: NodeRecord) async throws {
         let added = try await pool.transaction { connection in
             try connection.execute(Self.insertNode, [
                 node.id.value, node.address, node.state.rawValue, node.capacity.bytes.sql, node.free.bytes.sql,
@@ -89,7 +89,7 @@ extension MetadataStore {
     }
 
     /// Forgets a node. Chunk rows keep naming it as a replica; reads fail over to the other replicas.
-    public func removeNode(_ id: NodeID) async throws {
+    package func removeNode(_ id: NodeID) async throws {
         try await pool.transaction { connection in
             guard try connection.execute(Self.deleteNode, [id.value]).affectedRows == 1 else {
                 throw MetadataError.noSuchNode(id)
@@ -97,14 +97,14 @@ extension MetadataStore {
         }
     }
 
-    public func recordHeartbeat(_ id: NodeID, capacity: ByteCount, free: ByteCount) async throws {
+    package func recordHeartbeat(_ id: NodeID, capacity: ByteCount, free: ByteCount) async throws {
         try await pool.transaction { connection in
             let updated = try connection.execute(Self.nodeHeartbeat, [id.value, free.bytes.sql, capacity.bytes.sql])
             guard updated.affectedRows == 1 else { throw MetadataError.noSuchNode(id) }
         }
     }
 
-    public func setNodeState(_ id: NodeID, _ state: NodeState) async throws {
+    package func setNodeState(_ id: NodeID, _ state: NodeState) async throws {
         try await pool.transaction { connection in
             guard try connection.execute(Self.nodeState, [id.value, state.rawValue]).affectedRows == 1 else {
                 throw MetadataError.noSuchNode(id)
@@ -112,7 +112,7 @@ extension MetadataStore {
         }
     }
 
-    public func nodes() async throws -> [NodeRecord] {
+    package func nodes() async throws -> [NodeRecord] {
         try await pool.read { connection in
             let result = try connection.execute(Self.selectNodes)
             return try (0..<result.rowCount).map { row in
@@ -136,7 +136,7 @@ extension MetadataStore {
     ///
     /// Only chunks queued at least `grace` ago are handed out: a download that read the metadata of a
     /// version just before it was replaced or deleted can still fetch its chunks for that long.
-    public func claimGarbage(count: Int, lease: Duration, grace: Duration = .zero) async throws -> [GarbageChunk] {
+    package func claimGarbage(count: Int, lease: Duration, grace: Duration = .zero) async throws -> [GarbageChunk] {
         let rows = max(0, min(count, limits.claimRowsMax))
         return try await pool.transaction { connection in
             let result = try connection.execute(Self.claimGarbage, [rows.sql, Self.seconds(lease), Self.seconds(grace)])
@@ -148,21 +148,21 @@ extension MetadataStore {
     }
 
     /// Removes chunks whose replicas all confirmed the delete.
-    public func acknowledgeGarbage(_ ids: [Int64]) async throws {
+    package func acknowledgeGarbage(_ ids: [Int64]) async throws {
         guard !ids.isEmpty else { return }
         try await pool.transaction { connection in
             _ = try connection.execute(Self.acknowledgeGarbage, [ids.map(String.init).sqlArray])
         }
     }
 
-    public func garbageCount() async throws -> Int {
+    package func garbageCount() async throws -> Int {
         try await pool.read { connection in Int(try connection.execute(Self.countGarbage).requiredInt64(0, 0)) }
     }
 
     // MARK: - Janitor
 
     /// Pending uploads not touched for `age`: their gateway died or their client left.
-    public func abandonedUploads(olderThan age: Duration, limit: Int) async throws -> [PendingUploadID] {
+    package func abandonedUploads(olderThan age: Duration, limit: Int) async throws -> [PendingUploadID] {
         let rows = max(0, min(limit, limits.claimRowsMax))
         return try await pool.read { connection in
             let result = try connection.execute(Self.selectAbandonedUploads, [Self.seconds(age), rows.sql])
@@ -172,7 +172,7 @@ extension MetadataStore {
 
     /// Turns up to `limit` abandoned uploads into GC work; janitors on several gateways skip each other's
     /// rows. Returns how many it reaped.
-    public func reapAbandonedUploads(olderThan age: Duration, limit: Int) async throws -> Int {
+    package func reapAbandonedUploads(olderThan age: Duration, limit: Int) async throws -> Int {
         let rows = max(0, min(limit, limits.claimRowsMax))
         return try await pool.transaction { connection in
             try connection.execute(Self.reapAbandonedUploads, [Self.seconds(age), rows.sql]).affectedRows
@@ -181,7 +181,7 @@ extension MetadataStore {
 
     // MARK: - Access keys
 
-    public func putAccessKey(id: String, secret: String) async throws {
+    package func putAccessKey(id: String, secret: String) async throws {
         try await pool.transaction { connection in
             _ = try connection.execute(Self.insertAccessKey, [id, secret])
         }
@@ -189,7 +189,7 @@ extension MetadataStore {
 
     /// Stores a new pair; `accessKeyAlreadyExists` when the id is taken (unlike `putAccessKey`, which
     /// replaces the secret: importing over an existing key by accident would lock its users out).
-    public func createAccessKey(_ pair: AccessKeyPair) async throws {
+    package func createAccessKey(_ pair: AccessKeyPair) async throws {
         let created = try await pool.transaction { connection in
             try connection.execute(Self.insertNewAccessKey, [pair.accessKey, pair.secretKey]).affectedRows == 1
         }
@@ -197,7 +197,7 @@ extension MetadataStore {
     }
 
     /// Every key without its secret, by id.
-    public func accessKeys() async throws -> [AccessKeyRecord] {
+    package func accessKeys() async throws -> [AccessKeyRecord] {
         try await pool.read { connection in
             let result = try connection.execute(Self.selectAccessKeys)
             return try (0..<result.rowCount).map { row in
@@ -207,7 +207,7 @@ extension MetadataStore {
         }
     }
 
-    public func deleteAccessKey(_ accessKey: String) async throws {
+    package func deleteAccessKey(_ accessKey: String) async throws {
         try await pool.transaction { connection in
             guard try connection.execute(Self.deleteAccessKey, [accessKey]).affectedRows == 1 else {
                 throw MetadataError.noSuchAccessKey(accessKey)
@@ -216,7 +216,7 @@ extension MetadataStore {
     }
 
     /// The secret SigV4 verification needs; nil for an unknown or disabled key.
-    public func secretKey(accessKeyID: String) async throws -> String? {
+    package func secretKey(accessKeyID: String) async throws -> String? {
         try await pool.read { connection in
             let result = try connection.execute(Self.selectSecretKey, [accessKeyID])
             return result.rowCount == 1 ? result.string(0, 0) : nil

@@ -8,7 +8,7 @@ extension MetadataStore {
     /// queue. Keys without a current version are no error (S3 reports them deleted). Returns how many keys
     /// had one.
     @discardableResult
-    public func deleteObjects(bucket: BucketName, keys: [ObjectKey]) async throws -> Int {
+    package func deleteObjects(bucket: BucketName, keys: [ObjectKey]) async throws -> Int {
         guard !keys.isEmpty else {
             guard try await bucketExists(bucket) else { throw MetadataError.noSuchBucket(bucket) }
             return 0

@@ -19,7 +19,7 @@ extension MetadataStore {
     /// ListObjectsV2: prefix, delimiter (common prefixes), start-after, continuation token and max-keys,
     /// by range scans only. A run of keys under one common prefix costs at most one extra scan, which
     /// starts past the run (`key >= successor(prefix)`), never an OFFSET.
-    public func listObjects(bucket: BucketName, _ request: ListObjectsRequest) async throws -> ListObjectsPage {
+    package func listObjects(bucket: BucketName, _ request: ListObjectsRequest) async throws -> ListObjectsPage {
         let maxKeys = max(0, min(request.maxKeys, limits.listKeysMax))
         let resume = try request.continuationToken.map { token throws(MetadataError) in try ListCursor(token: token) }
         let delimiter = request.delimiter.flatMap { $0.isEmpty ? nil : $0 }

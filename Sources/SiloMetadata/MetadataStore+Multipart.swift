@@ -2,32 +2,32 @@ import Foundation
 import SiloCore
 
 /// A part as ListParts shows it.
-public struct PartRecord: Hashable, Sendable {
-    public var partNumber: Int
-    public var size: ByteCount
-    public var etag: String
-    public var lastModified: Date
+package struct PartRecord: Hashable, Sendable {
+    package var partNumber: Int
+    package var size: ByteCount
+    package var etag: String
+    package var lastModified: Date
 }
 
-public struct MultipartUploadRecord: Hashable, Sendable {
-    public var uploadID: MultipartUploadID
-    public var key: ObjectKey
-    public var initiated: Date
+package struct MultipartUploadRecord: Hashable, Sendable {
+    package var uploadID: MultipartUploadID
+    package var key: ObjectKey
+    package var initiated: Date
 }
 
 /// A page of ListParts or ListMultipartUploads: the entries, and whether more follow the last one.
-public struct MultipartPage<Entry: Hashable & Sendable>: Hashable, Sendable {
-    public var entries: [Entry]
-    public var isTruncated: Bool
+package struct MultipartPage<Entry: Hashable & Sendable>: Hashable, Sendable {
+    package var entries: [Entry]
+    package var isTruncated: Bool
 
-    public init(entries: [Entry], isTruncated: Bool) {
+    package init(entries: [Entry], isTruncated: Bool) {
         self.entries = entries
         self.isTruncated = isTruncated
     }
 }
 
 extension MetadataStore {
-    public static let partNumbers = 1...10_000
+    package static let partNumbers = 1...10_000
 
     static let insertMultipartUpload = Statement("silo_insert_multipart_upload", """
         INSERT INTO multipart_uploads (upload_id, bucket, key, content_type, user_metadata)
@@ -100,7 +100,7 @@ extension MetadataStore {
         DELETE FROM multipart_uploads WHERE upload_id IN (SELECT upload_id FROM victims)
         """)
 
-    public func createMultipartUpload(
+    package func createMultipartUpload(
         bucket: BucketName, key: ObjectKey, contentType: String? = nil, userMetadata: [String: String] = [:]
     ) async throws -> MultipartUploadID {
         let id = MultipartUploadID.random()
@@ -115,7 +115,7 @@ extension MetadataStore {
 
     /// The upload `id` of (bucket, key); nil when there is none (never created, completed, aborted, or
     /// created for another key: S3 answers `NoSuchUpload` for all of them).
-    public func multipartUpload(_ id: MultipartUploadID, bucket: BucketName, key: ObjectKey) async throws
+    package func multipartUpload(_ id: MultipartUploadID, bucket: BucketName, key: ObjectKey) async throws
         -> MultipartUploadRecord?
     {
         try await pool.read { connection in
@@ -130,7 +130,7 @@ extension MetadataStore {
     /// bucket and key as the multipart upload (`noSuchUpload` otherwise).
     ///
     /// `chunkCRC32Cs`, indexed by chunk index, replaces the checksums recorded with the placements.
-    public func commitPart(
+    package func commitPart(
         _ pending: PendingUploadID, to upload: MultipartUploadID, partNumber: Int, size: ByteCount, etag: String,
         chunkCRC32Cs: [UInt32]? = nil
     ) async throws {
@@ -163,7 +163,7 @@ extension MetadataStore {
     /// `entityTooSmall` (a part but the last under `partBytesMin`), `entityTooLarge` (the whole over
     /// `objectBytesMax`), then the `condition` (`noSuchKey`, `preconditionFailed`). A refused completion
     /// changes nothing: the upload stays, to be completed again or aborted.
-    public func completeMultipartUpload(
+    package func completeMultipartUpload(
         _ upload: MultipartUploadID, bucket: BucketName, key: ObjectKey,
         parts: [(partNumber: Int, etag: String)], etag: String, checksums: [String: String] = [:],
         condition: WriteCondition = .none, partBytesMin: Int64 = 0, objectBytesMax: Int64 = .max
@@ -210,7 +210,7 @@ extension MetadataStore {
     }
 
     /// Aborts a multipart upload: every part's chunks go to the GC queue.
-    public func abortMultipartUpload(_ upload: MultipartUploadID, bucket: BucketName, key: ObjectKey) async throws {
+    package func abortMultipartUpload(_ upload: MultipartUploadID, bucket: BucketName, key: ObjectKey) async throws {
         try await pool.transaction { connection in
             let locked = try connection.execute(Self.lockMultipartUpload, [upload.value])
             guard try Self.isUpload(locked, of: bucket.value, key.value) else {
@@ -221,7 +221,7 @@ extension MetadataStore {
     }
 
     /// ListParts: parts after `partNumberMarker`, in order, at most `maxParts` (and at most a listing page).
-    public func listParts(_ upload: MultipartUploadID, bucket: BucketName, key: ObjectKey,
+    package func listParts(_ upload: MultipartUploadID, bucket: BucketName, key: ObjectKey,
                           after partNumberMarker: Int = 0, maxParts: Int = 1000) async throws
         -> MultipartPage<PartRecord>
     {
@@ -246,7 +246,7 @@ extension MetadataStore {
     /// ListMultipartUploads: uploads under `prefix` after the markers (S3's rules: with only a key marker,
     /// keys after it; with an upload id marker too, that key's uploads after that id as well), in order of
     /// key then upload id, at most `maxUploads` (and at most a listing page).
-    public func listMultipartUploads(
+    package func listMultipartUploads(
         bucket: BucketName, prefix: String = "", keyMarker: String = "", uploadIDMarker: String = "",
         maxUploads: Int = 1000
     ) async throws -> MultipartPage<MultipartUploadRecord> {
@@ -270,7 +270,7 @@ extension MetadataStore {
     /// The janitor's share of multipart uploads: up to `limit` uploads initiated more than `age` ago are
     /// aborted (their parts' chunks go to the GC queue). Janitors of several gateways skip each other's
     /// rows. Returns how many it reaped.
-    public func reapAbandonedMultipartUploads(olderThan age: Duration, limit: Int) async throws -> Int {
+    package func reapAbandonedMultipartUploads(olderThan age: Duration, limit: Int) async throws -> Int {
         let rows = max(0, min(limit, limits.claimRowsMax))
         return try await pool.transaction { connection in
             try connection.execute(Self.reapAbandonedMultipartUploads, [Self.seconds(age), rows.sql]).affectedRows

@@ -59,7 +59,7 @@ extension MetadataStore {
     // MARK: - Uploads
 
     /// Records an upload as pending before its first chunk is sent; `noSuchBucket` if the bucket is gone.
-    public func beginUpload(bucket: BucketName, key: ObjectKey) async throws -> PendingUploadID {
+    package func beginUpload(bucket: BucketName, key: ObjectKey) async throws -> PendingUploadID {
         try await pool.transaction { connection in
             let result = try connection.execute(Self.insertPendingUpload, [bucket.value, key.value])
             guard result.rowCount == 1 else { throw MetadataError.noSuchBucket(bucket) }
@@ -68,7 +68,7 @@ extension MetadataStore {
     }
 
     /// Records chunks as they are placed, before their bytes go out, in one pipelined round trip.
-    public func recordPlacedChunks(_ upload: PendingUploadID, _ chunks: [ChunkPlacement]) async throws {
+    package func recordPlacedChunks(_ upload: PendingUploadID, _ chunks: [ChunkPlacement]) async throws {
         let pipelineMax = limits.pipelineStatementsMax
         try await pool.transaction { connection in
             guard try connection.execute(Self.touchPendingUpload, [upload.value.sql]).rowCount == 1 else {
@@ -98,7 +98,7 @@ extension MetadataStore {
     ///
     /// `condition` is checked in the same transaction (`preconditionFailed`, `noSuchKey`); a refused commit
     /// changes nothing and leaves the pending upload for the caller to abandon.
-    public func commitUpload(_ upload: PendingUploadID, attributes: ObjectAttributes,
+    package func commitUpload(_ upload: PendingUploadID, attributes: ObjectAttributes,
                              chunkCRC32Cs: [UInt32]? = nil, condition: WriteCondition = .none)
         async throws -> CommitResult
     {
@@ -128,7 +128,7 @@ extension MetadataStore {
     /// Gives up an upload (client gone, node failed): its placed chunks go to the GC queue.
     /// Returns false when it was already committed or abandoned.
     @discardableResult
-    public func abandonUpload(_ upload: PendingUploadID) async throws -> Bool {
+    package func abandonUpload(_ upload: PendingUploadID) async throws -> Bool {
         try await pool.transaction { connection in
             try connection.execute(Self.retirePendingUpload, [upload.value.sql, "abandoned upload"]).affectedRows == 1
         }
@@ -137,7 +137,7 @@ extension MetadataStore {
     // MARK: - Objects
 
     /// The current version of `key` with its chunks in order, in one query; nil when there is none.
-    public func object(bucket: BucketName, key: ObjectKey) async throws -> ObjectRecord? {
+    package func object(bucket: BucketName, key: ObjectKey) async throws -> ObjectRecord? {
         try await pool.read { connection in
             let result = try connection.execute(Self.selectObject, [bucket.value, key.value])
             guard result.rowCount > 0 else { throw MetadataError.noSuchBucket(bucket) }
@@ -163,7 +163,7 @@ extension MetadataStore {
     /// Deletes the current version of `key`; its chunks go to the GC queue. Returns whether there was one
     /// (S3 answers 204 either way).
     @discardableResult
-    public func deleteObject(bucket: BucketName, key: ObjectKey) async throws -> Bool {
+    package func deleteObject(bucket: BucketName, key: ObjectKey) async throws -> Bool {
         try await pool.transaction { connection in
             let deleted = try connection.execute(Self.deleteCurrentVersion, [bucket.value, key.value])
             guard deleted.rowCount == 1 else {

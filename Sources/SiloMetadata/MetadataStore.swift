@@ -6,15 +6,15 @@ import SiloCore
 /// Methods are `async` and never block the caller's thread: the SQL runs on the pool's connection threads.
 /// Refusals the client caused are `MetadataError`; the database being away or busy is a retryable
 /// `DatabaseError`.
-public final class MetadataStore: Sendable {
-    public let pool: ConnectionPool
+package final class MetadataStore: Sendable {
+    package let pool: ConnectionPool
 
-    public init(pool: ConnectionPool) {
+    package init(pool: ConnectionPool) {
         self.pool = pool
     }
 
     /// Opens a pool and applies the migrations the database lacks.
-    public static func open(_ configuration: DatabaseConfiguration) async throws -> MetadataStore {
+    package static func open(_ configuration: DatabaseConfiguration) async throws -> MetadataStore {
         let pool = try ConnectionPool(configuration)
         do {
             try await Migrations.apply(pool)
@@ -25,10 +25,10 @@ public final class MetadataStore: Sendable {
         return MetadataStore(pool: pool)
     }
 
-    public func shutdown() async { await pool.shutdown() }
+    package func shutdown() async { await pool.shutdown() }
 
     /// Database connections in use and the pool's size.
-    public var connectionPoolUsage: (busy: Int, total: Int) { pool.usage }
+    package var connectionPoolUsage: (busy: Int, total: Int) { pool.usage }
 
     var limits: MetadataLimits { pool.limits }
 }

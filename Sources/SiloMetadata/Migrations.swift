@@ -3,14 +3,14 @@
 /// start-up's migrations are in, or none.
 ///
 /// A migration is never edited once released; a change is a new, higher number.
-public enum Migrations {
-    public struct Migration: Sendable {
-        public let version: Int
-        public let name: String
-        public let sql: String
+package enum Migrations {
+    package struct Migration: Sendable {
+        package let version: Int
+        package let name: String
+        package let sql: String
     }
 
-    public static let all: [Migration] = [
+    package static let all: [Migration] = [
         Migration(version: 1, name: "initial schema", sql: initialSchema),
         Migration(version: 2, name: "upload commit in one round trip", sql: commitUploadFunction),
         Migration(version: 3, name: "upload commit with chunk checksums", sql: commitUploadWithChecksums),
@@ -22,7 +22,7 @@ public enum Migrations {
 
     /// Applies the migrations the database lacks; returns their versions.
     @discardableResult
-    public static func apply(_ pool: ConnectionPool) async throws -> [Int] {
+    package static func apply(_ pool: ConnectionPool) async throws -> [Int] {
         let schema = pool.configuration.schema
         return try await pool.transaction { connection in
             try connection.execute(sql: "SELECT pg_advisory_xact_lock(\(advisoryLockKey))")

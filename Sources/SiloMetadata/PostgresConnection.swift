@@ -9,7 +9,7 @@ import Glibc
 /// Parameters and results travel in PostgreSQL's text format: every value Silo stores (keys, ids, sizes,
 /// CRCs, timestamps) is short, so parsing costs less than a round trip and binary formats would only add
 /// per-type encoders.
-public final class PostgresConnection {
+package final class PostgresConnection {
     private let handle: OpaquePointer
     private var preparedNames: Set<String> = []
 
@@ -49,7 +49,7 @@ public final class PostgresConnection {
 
     /// Runs `statement` (prepared on this connection the first time) with `parameters`.
     @discardableResult
-    public func execute(_ statement: Statement, _ parameters: [SQLValue] = []) throws(DatabaseError) -> QueryResult {
+    package func execute(_ statement: Statement, _ parameters: [SQLValue] = []) throws(DatabaseError) -> QueryResult {
         try prepare(statement)
         let result = Self.withCStrings(parameters) { pointers in
             PQexecPrepared(handle, statement.name, Int32(pointers.count), pointers.baseAddress, nil, nil, 0)
@@ -59,7 +59,7 @@ public final class PostgresConnection {
 
     /// Runs SQL without parameters through the simple query protocol (several statements allowed).
     @discardableResult
-    public func execute(sql: String) throws(DatabaseError) -> QueryResult {
+    package func execute(sql: String) throws(DatabaseError) -> QueryResult {
         try check(PQexec(handle, sql))
     }
 
@@ -67,7 +67,7 @@ public final class PostgresConnection {
     /// result is read, so N inserts cost one round trip instead of N. Returns the rows affected in total.
     /// Inside a transaction the pipeline's sync does not commit; the first failure aborts the rest.
     @discardableResult
-    public func pipeline(_ statement: Statement, _ parameterSets: [[SQLValue]]) throws(DatabaseError) -> Int {
+    package func pipeline(_ statement: Statement, _ parameterSets: [[SQLValue]]) throws(DatabaseError) -> Int {
         guard !parameterSets.isEmpty else { return 0 }
         try prepare(statement)
         guard PQenterPipelineMode(handle) == 1 else { throw failure("cannot enter pipeline mode") }

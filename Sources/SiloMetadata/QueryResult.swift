@@ -2,45 +2,45 @@ import CLibPQ
 
 /// The rows of one statement, in text format. Read it where it was produced (on the connection's thread)
 /// and decode into Sendable values before returning.
-public final class QueryResult {
+package final class QueryResult {
     private let handle: OpaquePointer
 
     init(_ handle: OpaquePointer) { self.handle = handle }
     deinit { PQclear(handle) }
 
-    public var rowCount: Int { Int(PQntuples(handle)) }
+    package var rowCount: Int { Int(PQntuples(handle)) }
 
     /// Rows inserted, updated or deleted, as the command tag says.
-    public var affectedRows: Int { Int(String(cString: PQcmdTuples(handle))) ?? 0 }
+    package var affectedRows: Int { Int(String(cString: PQcmdTuples(handle))) ?? 0 }
 
-    public func isNull(_ row: Int, _ column: Int) -> Bool { PQgetisnull(handle, Int32(row), Int32(column)) == 1 }
+    package func isNull(_ row: Int, _ column: Int) -> Bool { PQgetisnull(handle, Int32(row), Int32(column)) == 1 }
 
-    public func string(_ row: Int, _ column: Int) -> String? {
+    package func string(_ row: Int, _ column: Int) -> String? {
         checkBounds(row, column)
         guard !isNull(row, column) else { return nil }
         return String(cString: PQgetvalue(handle, Int32(row), Int32(column)))
     }
 
-    public func requiredString(_ row: Int, _ column: Int) throws(DatabaseError) -> String {
+    package func requiredString(_ row: Int, _ column: Int) throws(DatabaseError) -> String {
         guard let value = string(row, column) else { throw .unexpectedResult("NULL in column \(column)") }
         return value
     }
 
-    public func int64(_ row: Int, _ column: Int) throws(DatabaseError) -> Int64? {
+    package func int64(_ row: Int, _ column: Int) throws(DatabaseError) -> Int64? {
         guard let text = string(row, column) else { return nil }
         guard let value = Int64(text) else { throw .unexpectedResult("'\(text)' is not an integer") }
         return value
     }
 
-    public func requiredInt64(_ row: Int, _ column: Int) throws(DatabaseError) -> Int64 {
+    package func requiredInt64(_ row: Int, _ column: Int) throws(DatabaseError) -> Int64 {
         guard let value = try int64(row, column) else { throw .unexpectedResult("NULL in column \(column)") }
         return value
     }
 
-    public func bool(_ row: Int, _ column: Int) -> Bool? { string(row, column).map { $0 == "t" } }
+    package func bool(_ row: Int, _ column: Int) -> Bool? { string(row, column).map { $0 == "t" } }
 
     /// A `text[]` column. Elements are quoted by the server only when they need it.
-    public func stringArray(_ row: Int, _ column: Int) throws(DatabaseError) -> [String]? {
+    package func stringArray(_ row: Int, _ column: Int) throws(DatabaseError) -> [String]? {
         guard let text = string(row, column) else { return nil }
         guard let elements = PostgresArray.parse(text) else {
             throw .unexpectedResult("'\(text)' is not a one-dimensional text array")

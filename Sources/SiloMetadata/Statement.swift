@@ -1,16 +1,16 @@
 /// A prepared statement: `name` is unique within the process; each connection prepares it on first use.
-public struct Statement: Sendable, Hashable {
-    public let name: String
-    public let sql: String
+package struct Statement: Sendable, Hashable {
+    package let name: String
+    package let sql: String
 
-    public init(_ name: String, _ sql: String) {
+    package init(_ name: String, _ sql: String) {
         self.name = name
         self.sql = sql
     }
 }
 
 /// A statement parameter in PostgreSQL's text format; nil is SQL NULL.
-public typealias SQLValue = String?
+package typealias SQLValue = String?
 
 extension Int64 { var sql: SQLValue { String(self) } }
 extension Int { var sql: SQLValue { String(self) } }

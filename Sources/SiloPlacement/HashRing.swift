@@ -10,16 +10,16 @@ import SiloCore
 /// An immutable value: a change in the node table means building a new ring (cheap: sorting the points),
 /// and the ring a task holds never changes under it. The same members, in any order, give the same ring in
 /// every process and every release.
-public struct HashRing: Sendable {
+package struct HashRing: Sendable {
     /// Points per node of weight 1. With 256, six equal nodes each hold within about ±10% of the mean share
     /// (measured in `HashRingDistributionTests`); the expected spread shrinks as 1/√points.
-    public static let pointsPerNodeDefault = 256
+    package static let pointsPerNodeDefault = 256
 
     /// The members, sorted by id: point owners index into this, and sorting makes the ring independent of
     /// the order the node table was read in.
-    public let members: [RingMember]
-    public let pointsPerNode: Int
-    public let limits: PlacementLimits
+    package let members: [RingMember]
+    package let pointsPerNode: Int
+    package let limits: PlacementLimits
 
     /// Point positions in ascending order, searched by binary search; kept apart from the owners so the
     /// search touches one dense array.
@@ -32,7 +32,7 @@ public struct HashRing: Sendable {
     ///
     /// - Throws: `PlacementError` for a duplicate id, a bad weight, too many nodes, or `pointsPerNode`
     ///   outside `1...limits.pointsPerNodeMax`.
-    public init(
+    package init(
         members: [RingMember], pointsPerNode: Int = Self.pointsPerNodeDefault, limits: PlacementLimits = .init()
     ) throws(PlacementError) {
         try limits.validate()
@@ -73,7 +73,7 @@ public struct HashRing: Sendable {
     /// Down and draining nodes are skipped, so their chunks fall to the next nodes on the walk: the same
     /// nodes a repair would copy them to.
     /// - Throws: `PlacementError.notEnoughNodes` when fewer than `count` nodes are up.
-    public func replicas(for chunk: ChunkID, count: Int) throws(PlacementError) -> [NodeID] {
+    package func replicas(for chunk: ChunkID, count: Int) throws(PlacementError) -> [NodeID] {
         try walk(from: chunk, count: count, eligibleCount: upCount) { $0.state.acceptsNewChunks }
     }
 
@@ -81,17 +81,17 @@ public struct HashRing: Sendable {
     /// their state. The gateway compares this with where a chunk's replicas are to find what to move back
     /// or repair; reads use the replica list recorded at upload, not this.
     /// - Throws: `PlacementError.notEnoughNodes` when the ring has fewer than `count` nodes.
-    public func preferredOwners(for chunk: ChunkID, count: Int) throws(PlacementError) -> [NodeID] {
+    package func preferredOwners(for chunk: ChunkID, count: Int) throws(PlacementError) -> [NodeID] {
         try walk(from: chunk, count: count, eligibleCount: members.count) { _ in true }
     }
 
     /// The state the ring was built with for `node`, or nil when it is not a member.
-    public func state(of node: NodeID) -> NodeState? {
+    package func state(of node: NodeID) -> NodeState? {
         members.first { $0.id == node }?.state
     }
 
     /// Number of virtual points on the ring.
-    public var pointCount: Int { pointPositions.count }
+    package var pointCount: Int { pointPositions.count }
 
     /// The ring position of `chunk`: its xxHash64 with seed 0.
     package static func position(of chunk: ChunkID) -> UInt64 {

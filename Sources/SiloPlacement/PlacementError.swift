@@ -2,7 +2,7 @@ import SiloCore
 
 /// Why a ring could not be built or a chunk could not be placed. Operating errors: the gateway maps them
 /// to a 503 (not enough nodes) or refuses to start (bad node table or configuration).
-public enum PlacementError: Error, Sendable, Equatable, CustomStringConvertible {
+package enum PlacementError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Fewer distinct eligible nodes than the replicas asked for.
     case notEnoughNodes(required: Int, eligible: Int)
     /// The same node id appears twice in the member list.
@@ -15,7 +15,7 @@ public enum PlacementError: Error, Sendable, Equatable, CustomStringConvertible 
     case invalidPointsPerNode(Int)
     case invalidLimits(reason: String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .notEnoughNodes(let required, let eligible):
             return "placement needs \(required) distinct eligible nodes; only \(eligible) are available"

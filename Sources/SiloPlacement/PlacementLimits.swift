@@ -1,18 +1,18 @@
 /// The named maxima of placement. The ring is rebuilt whenever the node table changes, so its size is
 /// bounded here rather than by whatever the table happens to hold.
-public struct PlacementLimits: Sendable, Equatable {
+package struct PlacementLimits: Sendable, Equatable {
     /// Virtual points one node may own (after weighting). With the node maximum this bounds the ring at
     /// 4M points (48 MiB) and so the time a rebuild takes.
-    public var pointsPerNodeMax: Int = 4096
+    package var pointsPerNodeMax: Int = 4096
     /// Nodes in one ring.
-    public var nodeCountMax: Int = 1024
+    package var nodeCountMax: Int = 1024
     /// Replicas one chunk may ask for.
-    public var replicaCountMax: Int = 16
+    package var replicaCountMax: Int = 16
 
-    public init() {}
+    package init() {}
 
     /// Refuses configurations that cannot work, with the reason.
-    public func validate() throws(PlacementError) {
+    package func validate() throws(PlacementError) {
         guard pointsPerNodeMax >= 1, nodeCountMax >= 1, replicaCountMax >= 1 else {
             throw .invalidLimits(reason: "pointsPerNodeMax, nodeCountMax and replicaCountMax must be at least 1")
         }

@@ -9,14 +9,14 @@ import SiloIO
 /// Copies per byte: disk → pool slab by O_DIRECT DMA, checksummed in place → one copy into the piece
 /// (`Data`) that goes to the transport. Up to `readsAheadPerChunkMax` slab reads run ahead of the one being
 /// handed out; read-ahead takes slabs only when free (`tryAcquire`), so it never waits while holding one.
-public final class ChunkReader {
-    public let id: ChunkID
+package final class ChunkReader {
+    package let id: ChunkID
     /// The whole chunk's size and CRC32C, from its header.
-    public let chunkBytes: Int64
-    public let chunkCRC32C: UInt32
+    package let chunkBytes: Int64
+    package let chunkCRC32C: UInt32
     /// The range being read.
-    public let offset: Int64
-    public let length: Int64
+    package let offset: Int64
+    package let length: Int64
 
     private let store: ChunkStore
     private let file: DirectFile
@@ -126,13 +126,13 @@ public final class ChunkReader {
     }
 
     /// The next piece of the range as a copy, or nil at its end.
-    public func next() async throws(ChunkStoreError) -> Data? {
+    package func next() async throws(ChunkStoreError) -> Data? {
         try await nextPiece().map { $0.data() }
     }
 
     /// The next piece of the range, verified, still in its slab: valid until the next call to
     /// `nextPiece`, `next` or `close`. Lets the transport copy once, slab → wire buffer.
-    public func nextPiece() async throws(ChunkStoreError) -> ChunkPiece? {
+    package func nextPiece() async throws(ChunkStoreError) -> ChunkPiece? {
         precondition(!closed, "next after close")
         guard position < offset + length else { return nil }
         if let (start, buffer) = current, position >= start + Int64(buffer.count) {
@@ -218,7 +218,7 @@ public final class ChunkReader {
     }
 
     /// Returns the slabs and closes the file. Safe after an error.
-    public func close() async {
+    package func close() async {
         guard !closed else { return }
         closed = true
         for (_, task) in pending {
@@ -233,14 +233,14 @@ public final class ChunkReader {
 }
 
 /// A verified run of chunk bytes inside a pool slab, lent by `ChunkReader.nextPiece` until its next call.
-public struct ChunkPiece: Sendable {
+package struct ChunkPiece: Sendable {
     let buffer: IOBuffer
     let range: Range<Int>
 
-    public var count: Int { range.count }
+    package var count: Int { range.count }
 
     /// A copy of the bytes.
-    public func data() -> Data { buffer.data(range) }
+    package func data() -> Data { buffer.data(range) }
 
     /// Lends the bytes to `body`, which must not keep the pointer.
     package func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {

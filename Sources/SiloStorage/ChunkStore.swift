@@ -5,26 +5,26 @@ import SiloIO
 import Synchronization
 
 /// Counters and health of one node's chunk store.
-public struct ChunkStoreStatus: Sendable, Equatable {
-    public let chunkCount: Int64
+package struct ChunkStoreStatus: Sendable, Equatable {
+    package let chunkCount: Int64
     /// On-disk bytes of committed chunk files (header, padding and checksum table included).
-    public let bytesStored: Int64
-    public let diskTotalBytes: UInt64
-    public let diskFreeBytes: UInt64
+    package let bytesStored: Int64
+    package let diskTotalBytes: UInt64
+    package let diskFreeBytes: UInt64
     /// 0 when no capacity is configured.
-    public let capacityBytes: Int64
-    public let backend: IOBackend
-    public let registeredBuffers: Bool
+    package let capacityBytes: Int64
+    package let backend: IOBackend
+    package let registeredBuffers: Bool
 }
 
 /// The chunk store engine: write-once chunks in one data directory, moved with an `IOEngine`.
 /// Knows nothing of gRPC. The on-disk format and commit protocol are in FORMAT.md.
-public final class ChunkStore: Sendable {
-    public let directory: String
-    public let engine: any IOEngine
-    public let limits: Limits
+package final class ChunkStore: Sendable {
+    package let directory: String
+    package let engine: any IOEngine
+    package let limits: Limits
     /// 0: bounded by the disk only.
-    public let capacityBytes: Int64
+    package let capacityBytes: Int64
     let logger: Logger
     private let counters: Mutex<Counters>
 
@@ -39,7 +39,7 @@ public final class ChunkStore: Sendable {
 
     /// Opens (creating if needed) the store in `directory`: removes leftovers of interrupted uploads from
     /// `tmp/` and counts the committed chunks.
-    public static func open(directory: String, engine: any IOEngine, limits: Limits = Limits(),
+    package static func open(directory: String, engine: any IOEngine, limits: Limits = Limits(),
                             capacityBytes: Int64 = 0, logger: Logger) async throws -> ChunkStore {
         let (count, bytes, removed) = try await engine.blocking { () throws -> (Int64, Int64, Int) in
             try FileSystem.makeDirectories(directory + "/tmp")
@@ -135,7 +135,7 @@ public final class ChunkStore: Sendable {
 
     /// Starts an upload of `size` bytes. Fails before any byte is accepted when the id exists, the size is
     /// over the limit, or there is no room.
-    public func beginPut(id: ChunkID, size: Int64, crc32c: UInt32?) async throws(ChunkStoreError) -> ChunkWriter {
+    package func beginPut(id: ChunkID, size: Int64, crc32c: UInt32?) async throws(ChunkStoreError) -> ChunkWriter {
         guard size >= 0, size <= limits.chunkBytesMax else {
             throw .tooLarge(declared: size, limit: limits.chunkBytesMax)
         }
@@ -151,7 +151,7 @@ public final class ChunkStore: Sendable {
     }
 
     /// Opens a committed chunk for reading `length` bytes from `offset` (`length` nil: to the end).
-    public func openRead(id: ChunkID, offset: Int64 = 0, length: Int64? = nil) async throws(ChunkStoreError)
+    package func openRead(id: ChunkID, offset: Int64 = 0, length: Int64? = nil) async throws(ChunkStoreError)
         -> ChunkReader
     {
         try await ChunkReader.open(store: self, id: id, offset: offset, length: length)
@@ -159,7 +159,7 @@ public final class ChunkStore: Sendable {
 
     /// Removes a chunk. Returns false when it did not exist (deleting twice is not an error).
     @discardableResult
-    public func delete(id: ChunkID) async throws(ChunkStoreError) -> Bool {
+    package func delete(id: ChunkID) async throws(ChunkStoreError) -> Bool {
         let path = path(of: id)
         let removedBytes: Int64?
         do {
@@ -183,7 +183,7 @@ public final class ChunkStore: Sendable {
         return true
     }
 
-    public func status() async throws(ChunkStoreError) -> ChunkStoreStatus {
+    package func status() async throws(ChunkStoreError) -> ChunkStoreStatus {
         let directory = self.directory
         let space: FileSystemSpace
         do {

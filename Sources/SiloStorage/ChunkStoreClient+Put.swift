@@ -6,9 +6,9 @@ import SiloProto
 import SwiftProtobuf
 
 /// What a node acknowledged for a PutChunk: the bytes it stored and their CRC32C as it computed them.
-public struct PutChunkReceipt: Sendable, Equatable {
-    public let size: ByteCount
-    public let crc32c: UInt32
+package struct PutChunkReceipt: Sendable, Equatable {
+    package let size: ByteCount
+    package let crc32c: UInt32
 }
 
 /// One outbound PutChunk message. Data stays in the caller's buffers until the serializer copies it into
@@ -20,12 +20,12 @@ enum PutChunkOutbound: Sendable {
 }
 
 /// Writes the data of one PutChunk call.
-public struct PutChunkWriter: Sendable {
+package struct PutChunkWriter: Sendable {
     let writer: RPCWriter<PutChunkOutbound>
 
     /// Sends `buffers` as one message (at most `Limits.grpcMessageBytesMax` bytes in all). Suspends while
     /// the HTTP/2 window is full.
-    public func write(_ buffers: [ByteBuffer]) async throws {
+    package func write(_ buffers: [ByteBuffer]) async throws {
         try await writer.write(.data(buffers))
     }
 }
@@ -33,7 +33,7 @@ public struct PutChunkWriter: Sendable {
 extension ChunkStoreClient {
     /// Stores chunk `id` of `size` bytes: `produce` writes the data. With `crc32c` the node refuses data whose
     /// checksum differs; without, the receipt's checksum is compared by the caller.
-    public func putChunk(
+    package func putChunk(
         id: ChunkID, size: ByteCount, crc32c: UInt32? = nil, options: CallOptions = .defaults,
         _ produce: @Sendable @escaping (PutChunkWriter) async throws -> Void
     ) async throws -> PutChunkReceipt {

@@ -6,19 +6,19 @@ import SiloProto
 /// A client of one storage node, in Silo's types: no generated message crosses this API. GetChunk hands out
 /// the chunk bytes where the transport received them, without the copy into `Data` the generated message
 /// would make; PutChunk sends the caller's buffers (ChunkStoreClient+Put.swift).
-public struct ChunkStoreClient<Transport: ClientTransport>: Sendable {
-    public let grpc: GRPCClient<Transport>
+package struct ChunkStoreClient<Transport: ClientTransport>: Sendable {
+    package let grpc: GRPCClient<Transport>
     /// The generated client, for what measures or tests the service's wire form itself (bench, tests).
     package let rpc: Silo_Storage_V1_ChunkStore.Client<Transport>
 
-    public init(wrapping grpc: GRPCClient<Transport>) {
+    package init(wrapping grpc: GRPCClient<Transport>) {
         self.grpc = grpc
         rpc = Silo_Storage_V1_ChunkStore.Client(wrapping: grpc)
     }
 
     /// Streams `length` bytes (nil: to the end) of a chunk from `offset` to `handle`, one piece per
     /// message. Each piece's bytes are valid while the piece is kept.
-    public func getChunk<Result: Sendable>(
+    package func getChunk<Result: Sendable>(
         id: ChunkID, offset: ByteCount = .zero, length: ByteCount? = nil, options: CallOptions = .defaults,
         _ handle: @Sendable @escaping (RPCAsyncSequence<GetChunkPiece, any Error>) async throws -> Result
     ) async throws -> Result {
@@ -38,14 +38,14 @@ public struct ChunkStoreClient<Transport: ClientTransport>: Sendable {
 
     /// Deletes chunk `id`; true when the node held it. Idempotent: deleting a missing chunk is no error.
     @discardableResult
-    public func deleteChunk(id: ChunkID, options: CallOptions = .defaults) async throws -> Bool {
+    package func deleteChunk(id: ChunkID, options: CallOptions = .defaults) async throws -> Bool {
         var request = Silo_Storage_V1_DeleteChunkRequest()
         request.chunkID = id.value
         return try await rpc.deleteChunk(request, options: options).existed
     }
 
     /// The node's identity, disk and I/O backend.
-    public func healthCheck(options: CallOptions = .defaults) async throws -> NodeHealth {
+    package func healthCheck(options: CallOptions = .defaults) async throws -> NodeHealth {
         NodeHealth(try await rpc.healthCheck(Silo_Storage_V1_HealthCheckRequest(), options: options))
     }
 }

@@ -3,7 +3,7 @@ import SiloIO
 
 /// What a chunk store operation can fail with. The gRPC service maps each case to a status code; nothing
 /// here knows about gRPC.
-public enum ChunkStoreError: Error, Sendable, Equatable, CustomStringConvertible {
+package enum ChunkStoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidChunkID(ChunkIDError)
     case alreadyExists(ChunkID)
     case notFound(ChunkID)
@@ -21,7 +21,7 @@ public enum ChunkStoreError: Error, Sendable, Equatable, CustomStringConvertible
     /// The caller went away (its task was cancelled) while the operation waited.
     case cancelled
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .invalidChunkID(let error): return "invalid chunk id: \(error)"
         case .alreadyExists(let id): return "chunk \(id) already exists (chunks are write-once)"

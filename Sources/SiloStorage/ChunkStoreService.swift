@@ -9,16 +9,16 @@ import SiloProto
 ///
 /// PutChunk and GetChunk are registered with the hand-written codecs of ChunkStreamCodecs.swift (one copy
 /// per byte between transport buffers and slabs); DeleteChunk and HealthCheck use the generated ones.
-public struct ChunkStoreService: RegistrableRPCService {
-    public let store: ChunkStore
-    public let nodeID: String
+package struct ChunkStoreService: RegistrableRPCService {
+    package let store: ChunkStore
+    package let nodeID: String
 
-    public init(store: ChunkStore, nodeID: String) {
+    package init(store: ChunkStore, nodeID: String) {
         self.store = store
         self.nodeID = nodeID
     }
 
-    public func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
+    package func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
         typealias Method = Silo_Storage_V1_ChunkStore.Method
         router.registerHandler(
             forMethod: Method.PutChunk.descriptor, deserializer: PutChunkFrameDeserializer(),

@@ -4,17 +4,17 @@ import Logging
 import SiloCore
 
 /// A node's gRPC address, "host:port".
-public struct NodeAddress: Hashable, Sendable, CustomStringConvertible {
-    public let host: String
-    public let port: Int
+package struct NodeAddress: Hashable, Sendable, CustomStringConvertible {
+    package let host: String
+    package let port: Int
 
-    public init(host: String, port: Int) {
+    package init(host: String, port: Int) {
         self.host = host
         self.port = port
     }
 
     /// Parses "host:port" or "[v6]:port".
-    public init?(parsing text: String) {
+    package init?(parsing text: String) {
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
               (0...65535).contains(port) else { return nil }
         var host = String(text[..<colon])
@@ -24,19 +24,19 @@ public struct NodeAddress: Hashable, Sendable, CustomStringConvertible {
         self.port = port
     }
 
-    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    package var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
 
 /// The HTTP/2 settings both ends of a chunk stream need. grpc-swift-2's defaults (64 KiB server window,
 /// 16 KiB frames, 4 MiB messages) throttle a client-streaming upload to about 96 MB/s here; a 16 MiB window
 /// and 1 MiB frames let one stream run at disk speed.
-public enum ChunkStoreTransports {
+package enum ChunkStoreTransports {
     /// Flow-control window per stream and connection.
-    public static let targetWindowBytes = 16 << 20
+    package static let targetWindowBytes = 16 << 20
     /// HTTP/2 frame size: fewer, larger frames on the data path.
-    public static let maxFrameBytes = 1 << 20
+    package static let maxFrameBytes = 1 << 20
 
-    public static func server(address: NodeAddress, limits: Limits,
+    package static func server(address: NodeAddress, limits: Limits,
                               logger: Logger = Logger(label: "silo.grpc")) -> HTTP2ServerTransport.Posix {
         let config = HTTP2ServerTransport.Posix.Config.defaults { config in
             config.http2.targetWindowSize = targetWindowBytes
@@ -54,7 +54,7 @@ public enum ChunkStoreTransports {
 
     /// A client transport to one node. Message limits are set on both directions on purpose: in
     /// grpc-swift-nio-transport 2.9.2 the response limit is governed by `maxRequestMessageBytes`.
-    public static func client(address: NodeAddress, limits: Limits,
+    package static func client(address: NodeAddress, limits: Limits,
                               logger: Logger = Logger(label: "silo.grpc")) throws -> HTTP2ClientTransport.Posix {
         let config = HTTP2ClientTransport.Posix.Config.defaults { config in
             config.http2.targetWindowSize = targetWindowBytes

@@ -22,27 +22,27 @@ enum PutChunkFrame: Sendable {
 }
 
 /// Chunk bytes inside the transport's message buffer, kept alive (not copied) while this value lives.
-public struct ReceivedBytes: ContiguousBytes, @unchecked Sendable {
+package struct ReceivedBytes: ContiguousBytes, @unchecked Sendable {
     // The transport hands each message buffer over and never touches it again; this only reads it.
     let storage: any GRPCContiguousBytes
     let range: Range<Int>
 
-    public var count: Int { range.count }
+    package var count: Int { range.count }
 
-    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+    package func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try storage.withUnsafeBytes { all in try body(UnsafeRawBufferPointer(rebasing: all[range])) }
     }
 
     /// A copy, for callers that need to keep the bytes.
-    public func data() -> Data { withUnsafeBytes { Data($0) } }
+    package func data() -> Data { withUnsafeBytes { Data($0) } }
 }
 
 /// One GetChunk response message as `ChunkStoreClient` receives it.
-public struct GetChunkPiece: Sendable {
-    public let bytes: ReceivedBytes
+package struct GetChunkPiece: Sendable {
+    package let bytes: ReceivedBytes
     /// Set on the first message: the whole chunk's size and CRC32C.
-    public let chunkSize: UInt64?
-    public let chunkCRC32C: UInt32?
+    package let chunkSize: UInt64?
+    package let chunkCRC32C: UInt32?
 }
 
 struct GetChunkPieceDeserializer: MessageDeserializer {

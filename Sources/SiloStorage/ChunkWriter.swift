@@ -7,9 +7,9 @@ import SiloIO
 ///
 /// Copies per byte: the caller's message buffer → pool slab (one memcpy, checksummed in cache right
 /// after) → disk by O_DIRECT DMA. Up to `writesInFlightPerChunkMax` slab writes run while the next slab fills.
-public final class ChunkWriter {
-    public let id: ChunkID
-    public let size: Int64
+package final class ChunkWriter {
+    package let id: ChunkID
+    package let size: Int64
     private let store: ChunkStore
     private let expectedCRC32C: UInt32?
     private let layout: ChunkFileLayout
@@ -74,7 +74,7 @@ public final class ChunkWriter {
     }
 
     /// Accepts the next piece of data. More bytes than the declared size is `.sizeMismatch` at once.
-    public func append<Bytes: ContiguousBytes>(_ data: Bytes) async throws(ChunkStoreError) {
+    package func append<Bytes: ContiguousBytes>(_ data: Bytes) async throws(ChunkStoreError) {
         let dataCount = data.withUnsafeBytes { $0.count }
         precondition(!finished, "append after commit or abort")
         guard receivedBytes + Int64(dataCount) <= size else {
@@ -148,7 +148,7 @@ public final class ChunkWriter {
     /// Checks size and CRC32C against the header, makes the chunk durable and visible. On any error the
     /// writer has already cleaned up after itself (as `abort` would).
     @discardableResult
-    public func commit() async throws(ChunkStoreError) -> (size: Int64, crc32c: UInt32) {
+    package func commit() async throws(ChunkStoreError) -> (size: Int64, crc32c: UInt32) {
         precondition(!finished, "commit after commit or abort")
         do {
             try await persist()
@@ -210,7 +210,7 @@ public final class ChunkWriter {
 
     /// Abandons the upload: waits for writes in flight, returns the slabs, removes the temporary file and
     /// the space reservation. Safe to call after a failed commit.
-    public func abort() async {
+    package func abort() async {
         guard !finished else { return }
         finished = true
         for write in writesInFlight { _ = try? await write.value }

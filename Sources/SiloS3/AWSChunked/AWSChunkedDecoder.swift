@@ -19,19 +19,19 @@ import Crypto
 /// is how the upload path already treats a body (pending until the metadata commit).
 ///
 /// Not `Sendable`: swift-crypto's hash state is not, and one task decodes one body.
-public struct AWSChunkedDecoder {
-    public let payload: PayloadHash
-    public let limits: AWSChunkedLimits
+package struct AWSChunkedDecoder {
+    package let payload: PayloadHash
+    package let limits: AWSChunkedLimits
     /// `x-amz-decoded-content-length`, when the request had one.
-    public let decodedContentLength: Int64?
+    package let decodedContentLength: Int64?
     /// The trailer names `x-amz-trailer` announced, lowercased; only these may come, and all of them must.
-    public let announcedTrailers: [String]
+    package let announcedTrailers: [String]
     let signer: SigV4ChunkSigner?
 
     /// Payload bytes emitted so far.
-    public private(set) var decodedByteCount: Int64 = 0
+    package private(set) var decodedByteCount: Int64 = 0
     /// The trailers received, in order, the signature line excluded. Complete once `finish()` returned.
-    public internal(set) var trailers: [AWSChunkedTrailer] = []
+    package internal(set) var trailers: [AWSChunkedTrailer] = []
 
     var state: State = .chunkHeader
     /// The header or trailer line being read, without its line end: lines are tiny and may be split.
@@ -65,7 +65,7 @@ public struct AWSChunkedDecoder {
     ///   - signer: from the verified request; required when `payload.hasChunkSignatures`.
     ///   - decodedContentLength: `x-amz-decoded-content-length`, checked as chunks announce their sizes.
     ///   - trailerHeader: the `x-amz-trailer` value, a comma-separated list of names.
-    public init(payload: PayloadHash, signer: SigV4ChunkSigner?, decodedContentLength: Int64?,
+    package init(payload: PayloadHash, signer: SigV4ChunkSigner?, decodedContentLength: Int64?,
                 trailerHeader: String? = nil, limits: AWSChunkedLimits = AWSChunkedLimits()) {
         precondition(payload.isStreaming, "AWSChunkedDecoder is for aws-chunked payloads only")
         precondition(!payload.hasChunkSignatures || signer != nil, "a signed aws-chunked body needs a signer")
@@ -81,7 +81,7 @@ public struct AWSChunkedDecoder {
 
     /// Decodes the next slice of the body, calling `emit` with each run of payload in it: sub-ranges of
     /// `input` itself, valid only during the call.
-    public mutating func decode(_ input: UnsafeRawBufferPointer,
+    package mutating func decode(_ input: UnsafeRawBufferPointer,
                                 emit: (UnsafeRawBufferPointer) -> Void) throws(AWSChunkedError) {
         if let failure { throw failure }
         do {
@@ -95,7 +95,7 @@ public struct AWSChunkedDecoder {
     /// Ends the body: throws unless the final chunk and trailer were complete and the payload had the
     /// announced length. Returns the trailers.
     @discardableResult
-    public mutating func finish() throws(AWSChunkedError) -> [AWSChunkedTrailer] {
+    package mutating func finish() throws(AWSChunkedError) -> [AWSChunkedTrailer] {
         if let failure { throw failure }
         do throws(AWSChunkedError) {
             // Lenient on one point: a body that ends right after a complete trailer line, without the empty
@@ -110,7 +110,7 @@ public struct AWSChunkedDecoder {
     }
 
     /// The value of the trailer carrying `algorithm`'s checksum, if one came.
-    public func trailerValue(for algorithm: ChecksumAlgorithm) -> String? {
+    package func trailerValue(for algorithm: ChecksumAlgorithm) -> String? {
         trailers.first { $0.name == algorithm.headerName }?.value
     }
 

@@ -1,5 +1,5 @@
 /// Why an aws-chunked body was refused. Each case maps to the S3 error a client expects.
-public enum AWSChunkedError: Error, Sendable, Equatable, CustomStringConvertible {
+package enum AWSChunkedError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A chunk header line that is not `hex-size[;chunk-signature=<64 hex>]`, is too long, or data not
     /// followed by CRLF; the reason says which.
     case malformedChunk(String)
@@ -22,10 +22,10 @@ public enum AWSChunkedError: Error, Sendable, Equatable, CustomStringConvertible
     /// A signed-trailer body whose `x-amz-trailer-signature` is absent or wrong.
     case trailerSignatureMismatch
 
-    public var description: String { s3Error.message }
+    package var description: String { s3Error.message }
 
     /// The S3 error the client gets.
-    public var s3Error: S3Error {
+    package var s3Error: S3Error {
         switch self {
         case .malformedChunk(let reason):
             return S3Error(.invalidRequest, message: "Malformed aws-chunked encoding: \(reason)")

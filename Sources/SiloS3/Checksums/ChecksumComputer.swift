@@ -5,8 +5,8 @@ import SiloCore
 /// Computes one `x-amz-checksum-*` algorithm over a body as it streams past, so the upload path needs no
 /// second pass over the bytes.
 /// Not `Sendable`: swift-crypto's hash states are not, and a body is decoded by one task anyway.
-public struct ChecksumComputer {
-    public let algorithm: ChecksumAlgorithm
+package struct ChecksumComputer {
+    package let algorithm: ChecksumAlgorithm
     private var state: State
 
     private enum State {
@@ -17,7 +17,7 @@ public struct ChecksumComputer {
         case sha256(SHA256)
     }
 
-    public init(_ algorithm: ChecksumAlgorithm) {
+    package init(_ algorithm: ChecksumAlgorithm) {
         self.algorithm = algorithm
         switch algorithm {
         case .crc32: state = .crc32(CRC32())
@@ -28,7 +28,7 @@ public struct ChecksumComputer {
         }
     }
 
-    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+    package mutating func update(_ bytes: UnsafeRawBufferPointer) {
         switch state {
         case .crc32(var crc): crc.update(bytes); state = .crc32(crc)
         case .crc32c(var crc): crc.update(bytes); state = .crc32c(crc)
@@ -38,12 +38,12 @@ public struct ChecksumComputer {
         }
     }
 
-    public mutating func update(_ bytes: [UInt8]) {
+    package mutating func update(_ bytes: [UInt8]) {
         bytes.withUnsafeBytes { update($0) }
     }
 
     /// The digest of the bytes so far; CRCs big-endian, as S3 encodes them. Updating may continue after.
-    public var digest: [UInt8] {
+    package var digest: [UInt8] {
         switch state {
         case .crc32(let crc): return Self.bigEndianBytes(UInt64(crc.value), count: 4)
         case .crc32c(let crc): return Self.bigEndianBytes(UInt64(crc.value), count: 4)
@@ -54,10 +54,10 @@ public struct ChecksumComputer {
     }
 
     /// The digest in base64, the form of the header, the trailer and the stored value.
-    public var base64Digest: String { Data(digest).base64EncodedString() }
+    package var base64Digest: String { Data(digest).base64EncodedString() }
 
     /// Checks the value a client sent against the bytes received.
-    public func verify(expectedBase64 expected: String) throws(ChecksumError) {
+    package func verify(expectedBase64 expected: String) throws(ChecksumError) {
         guard let decoded = Data(base64Encoded: expected), decoded.count == algorithm.digestByteCount else {
             throw .invalidValue(algorithm)
         }

@@ -2,7 +2,7 @@
 ///
 /// The raw value is the `<Code>` element of the XML error body, spelled exactly as S3 spells it: clients
 /// (boto3, the aws cli, rclone) switch on these strings.
-public enum S3ErrorCode: String, Sendable, CaseIterable {
+package enum S3ErrorCode: String, Sendable, CaseIterable {
     case accessDenied = "AccessDenied"
     case authorizationHeaderMalformed = "AuthorizationHeaderMalformed"
     case authorizationQueryParametersError = "AuthorizationQueryParametersError"
@@ -43,7 +43,7 @@ public enum S3ErrorCode: String, Sendable, CaseIterable {
     case xAmzContentSHA256Mismatch = "XAmzContentSHA256Mismatch"
 
     /// The HTTP status code S3 answers this error with.
-    public var httpStatus: Int {
+    package var httpStatus: Int {
         switch self {
         case .notModified: return 304
         case .authorizationHeaderMalformed, .authorizationQueryParametersError, .badDigest, .entityTooLarge,
@@ -66,10 +66,10 @@ public enum S3ErrorCode: String, Sendable, CaseIterable {
     }
 
     /// Whether the response carries an XML error body. A 304 has no body at all (RFC 9110 §15.4.5).
-    public var hasBody: Bool { self != .notModified }
+    package var hasBody: Bool { self != .notModified }
 
     /// The message S3 sends with this code when there is nothing more specific to say.
-    public var defaultMessage: String {
+    package var defaultMessage: String {
         switch self {
         case .accessDenied: return "Access Denied"
         case .authorizationHeaderMalformed: return "The authorization header is malformed."

@@ -1,26 +1,26 @@
 import SiloCore
 
 /// A resolved byte range of an object: `length` bytes from `offset`, never empty, inside the object.
-public struct ByteRange: Sendable, Equatable {
-    public var offset: ByteCount
-    public var length: ByteCount
+package struct ByteRange: Sendable, Equatable {
+    package var offset: ByteCount
+    package var length: ByteCount
 
-    public init(offset: ByteCount, length: ByteCount) {
+    package init(offset: ByteCount, length: ByteCount) {
         self.offset = offset
         self.length = length
     }
 
     /// The last byte's offset, as `Content-Range` writes it.
-    public var last: ByteCount { offset + length - ByteCount(1) }
+    package var last: ByteCount { offset + length - ByteCount(1) }
 
     /// `bytes 0-9/443`, the `Content-Range` of a 206.
-    public func contentRange(objectSize: ByteCount) -> String {
+    package func contentRange(objectSize: ByteCount) -> String {
         "bytes \(offset.bytes)-\(last.bytes)/\(objectSize.bytes)"
     }
 }
 
 /// A `Range` header as the client wrote it, before it meets the object's size.
-public enum ByteRangeRequest: Sendable, Equatable {
+package enum ByteRangeRequest: Sendable, Equatable {
     /// `bytes=first-` or `bytes=first-last`.
     case from(first: Int64, last: Int64?)
     /// `bytes=-length`: the last `length` bytes.
@@ -28,7 +28,7 @@ public enum ByteRangeRequest: Sendable, Equatable {
 
     /// Reads a `Range` header. Nil means "serve the whole object", which is what S3 does with a header it
     /// does not understand, with another unit, and with several ranges (S3 does not send multipart/byteranges).
-    public init?(header: String) {
+    package init?(header: String) {
         let trimmed = header.trimmingSpaces()
         guard trimmed.hasPrefix("bytes=") else { return nil }
         let spec = trimmed.dropFirst(6).trimmingSpaces()
@@ -59,7 +59,7 @@ public enum ByteRangeRequest: Sendable, Equatable {
     /// The bytes this asks for in an object of `objectSize`: a `last` past the end is cut to the end, a
     /// suffix longer than the object is the whole object. `InvalidRange` (416) when no byte is selected:
     /// a first byte at or past the end, a zero-length suffix, any range of an empty object.
-    public func resolve(objectSize: ByteCount) throws(S3Error) -> ByteRange {
+    package func resolve(objectSize: ByteCount) throws(S3Error) -> ByteRange {
         let size = objectSize.bytes
         switch self {
         case .from(let first, let last):

@@ -2,8 +2,8 @@ import Foundation
 
 /// The conditional headers of a request (`If-Match`, `If-None-Match`, `If-Modified-Since`,
 /// `If-Unmodified-Since`) and their verdict against an object's current ETag and Last-Modified.
-public struct ConditionalRequest: Sendable, Equatable {
-    public enum Outcome: Sendable, Equatable {
+package struct ConditionalRequest: Sendable, Equatable {
+    package enum Outcome: Sendable, Equatable {
         case proceed
         /// 304, no body: only for GET and HEAD.
         case notModified
@@ -12,22 +12,22 @@ public struct ConditionalRequest: Sendable, Equatable {
     }
 
     /// The object a condition is tested against.
-    public struct Current: Sendable, Equatable {
+    package struct Current: Sendable, Equatable {
         /// Without quotes.
-        public var etag: String
-        public var lastModified: Date
-        public init(etag: String, lastModified: Date) {
+        package var etag: String
+        package var lastModified: Date
+        package init(etag: String, lastModified: Date) {
             self.etag = etag
             self.lastModified = lastModified
         }
     }
 
-    public var ifMatch: String?
-    public var ifNoneMatch: String?
-    public var ifModifiedSince: String?
-    public var ifUnmodifiedSince: String?
+    package var ifMatch: String?
+    package var ifNoneMatch: String?
+    package var ifModifiedSince: String?
+    package var ifUnmodifiedSince: String?
 
-    public init(ifMatch: String? = nil, ifNoneMatch: String? = nil, ifModifiedSince: String? = nil,
+    package init(ifMatch: String? = nil, ifNoneMatch: String? = nil, ifModifiedSince: String? = nil,
                 ifUnmodifiedSince: String? = nil) {
         self.ifMatch = ifMatch
         self.ifNoneMatch = ifNoneMatch
@@ -35,13 +35,13 @@ public struct ConditionalRequest: Sendable, Equatable {
         self.ifUnmodifiedSince = ifUnmodifiedSince
     }
 
-    public init(headers request: SignedRequest) {
+    package init(headers request: SignedRequest) {
         self.init(ifMatch: request.header("if-match"), ifNoneMatch: request.header("if-none-match"),
                   ifModifiedSince: request.header("if-modified-since"),
                   ifUnmodifiedSince: request.header("if-unmodified-since"))
     }
 
-    public var isEmpty: Bool { ifMatch == nil && ifNoneMatch == nil && ifModifiedSince == nil && ifUnmodifiedSince == nil }
+    package var isEmpty: Bool { ifMatch == nil && ifNoneMatch == nil && ifModifiedSince == nil && ifUnmodifiedSince == nil }
 
     /// The verdict, in RFC 9110 §13.2.2's order, which gives S3's documented precedence: a true `If-Match`
     /// makes `If-Unmodified-Since` moot, and a present `If-None-Match` makes `If-Modified-Since` moot.
@@ -49,7 +49,7 @@ public struct ConditionalRequest: Sendable, Equatable {
     /// date conditions other than `If-Unmodified-Since` only apply to reads). `current` is nil when the
     /// object does not exist: `If-Match` then fails and `If-None-Match: *` holds (a conditional create).
     /// Unreadable dates are ignored, as the RFC says.
-    public func evaluate(current: Current?, isRead: Bool) -> Outcome {
+    package func evaluate(current: Current?, isRead: Bool) -> Outcome {
         let lastModifiedSeconds = current.map { Int64($0.lastModified.timeIntervalSince1970.rounded(.down)) }
         if let ifMatch {
             guard let current, Self.matches(ifMatch, etag: current.etag, weak: false) else { return .preconditionFailed }

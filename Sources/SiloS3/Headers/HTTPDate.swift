@@ -8,26 +8,26 @@ import Foundation
 ///
 /// Times are whole seconds since 1970: HTTP dates carry no fraction, and conditional requests compare at
 /// that resolution.
-public enum HTTPDate {
+package enum HTTPDate {
     static let monthNames = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
     static let dayNames = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
     static let longDayNames = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
 
     /// IMF-fixdate, the only form a server may send.
-    public static func format(epochSeconds: Int64) -> String {
+    package static func format(epochSeconds: Int64) -> String {
         let time = CivilTime(epochSeconds: epochSeconds)
         return dayNames[time.weekday] + ", " + AmzDate.pad(time.day, 2) + " " + monthNames[time.month - 1] + " "
             + AmzDate.pad(time.year, 4) + " " + AmzDate.pad(time.hour, 2) + ":" + AmzDate.pad(time.minute, 2)
             + ":" + AmzDate.pad(time.second, 2) + " GMT"
     }
 
-    public static func format(_ date: Date) -> String {
+    package static func format(_ date: Date) -> String {
         format(epochSeconds: Int64(date.timeIntervalSince1970.rounded(.down)))
     }
 
     /// Seconds since 1970, or nil when `text` is none of the three forms. The day name is checked for
     /// form only: RFC 9110 lets a recipient ignore a wrong weekday, and so do we.
-    public static func parse(_ text: String) -> Int64? {
+    package static func parse(_ text: String) -> Int64? {
         let trimmed = String(text.trimmingSpaces())
         if let comma = trimmed.firstIndex(of: ",") {
             let dayName = String(trimmed[..<comma])

@@ -3,19 +3,19 @@
 ///
 /// S3 stores whatever Content-Type it is given; Silo refuses one that is not a media type
 /// (`InvalidArgument`), because it is echoed back in a header and must not smuggle anything into it.
-public struct MediaType: Sendable, Equatable {
+package struct MediaType: Sendable, Equatable {
     /// Lowercased, as media types compare case-insensitively.
-    public var type: String
-    public var subtype: String
+    package var type: String
+    package var subtype: String
     /// Names lowercased; values as sent, quoted strings unquoted.
-    public var parameters: [(name: String, value: String)]
+    package var parameters: [(name: String, value: String)]
 
-    public static func == (a: MediaType, b: MediaType) -> Bool {
+    package static func == (a: MediaType, b: MediaType) -> Bool {
         a.type == b.type && a.subtype == b.subtype && a.parameters.elementsEqual(b.parameters) { $0 == $1 }
     }
 
     /// Nil when `text` is not a media type.
-    public init?(_ text: String) {
+    package init?(_ text: String) {
         var scanner = Scanner(bytes: Array(text.utf8))
         scanner.skipSpaces()
         guard let type = scanner.token(), scanner.consume(UInt8(ascii: "/")), let subtype = scanner.token() else {
@@ -38,7 +38,7 @@ public struct MediaType: Sendable, Equatable {
         }
     }
 
-    public static func isValid(_ text: String) -> Bool { MediaType(text) != nil }
+    package static func isValid(_ text: String) -> Bool { MediaType(text) != nil }
 
     private struct Scanner {
         let bytes: [UInt8]

@@ -1,6 +1,6 @@
 /// What the `x-amz-content-sha256` header (or, for presigned URLs, the absence of one) says about the body,
 /// and so how the body must be checked as it streams in.
-public enum PayloadHash: Sendable, Equatable {
+package enum PayloadHash: Sendable, Equatable {
     /// `UNSIGNED-PAYLOAD`: the body is not covered by the signature.
     case unsigned
     /// The lowercase hex SHA-256 of the whole body, to be compared once the body has been read.
@@ -13,7 +13,7 @@ public enum PayloadHash: Sendable, Equatable {
     case streamingUnsignedTrailer
 
     /// Reads the header value; nil when it is none of the forms S3 accepts.
-    public init?(headerValue: String) {
+    package init?(headerValue: String) {
         switch headerValue {
         case "UNSIGNED-PAYLOAD": self = .unsigned
         case "STREAMING-AWS4-HMAC-SHA256-PAYLOAD": self = .streamingSigned
@@ -26,7 +26,7 @@ public enum PayloadHash: Sendable, Equatable {
     }
 
     /// The value that goes into the canonical request, which is the header value verbatim.
-    public var headerValue: String {
+    package var headerValue: String {
         switch self {
         case .unsigned: return "UNSIGNED-PAYLOAD"
         case .sha256(let hex): return hex
@@ -37,7 +37,7 @@ public enum PayloadHash: Sendable, Equatable {
     }
 
     /// Whether the body is aws-chunked framing rather than the object's bytes.
-    public var isStreaming: Bool {
+    package var isStreaming: Bool {
         switch self {
         case .unsigned, .sha256: return false
         case .streamingSigned, .streamingSignedTrailer, .streamingUnsignedTrailer: return true
@@ -45,5 +45,5 @@ public enum PayloadHash: Sendable, Equatable {
     }
 
     /// Whether each aws-chunked chunk carries a signature to verify.
-    public var hasChunkSignatures: Bool { self == .streamingSigned || self == .streamingSignedTrailer }
+    package var hasChunkSignatures: Bool { self == .streamingSigned || self == .streamingSignedTrailer }
 }

@@ -9,15 +9,15 @@ import Foundation
 /// tools sign headers with it. Its signature is HMAC-SHA1 over the method, Content-MD5, Content-Type, the
 /// date (or the expiry), the `x-amz-*` headers and the resource with its sub-resources; the body is never
 /// covered, so a verified request's payload is unsigned.
-public struct SigV2Verifier: Sendable {
-    public var clockSkewSecondsMax: Int64
+package struct SigV2Verifier: Sendable {
+    package var clockSkewSecondsMax: Int64
 
-    public init(clockSkewSecondsMax: Int64 = SigV4Verifier.clockSkewSecondsMaxDefault) {
+    package init(clockSkewSecondsMax: Int64 = SigV4Verifier.clockSkewSecondsMaxDefault) {
         self.clockSkewSecondsMax = clockSkewSecondsMax
     }
 
     /// Whether `request` is signed with SigV2 rather than SigV4.
-    public static func isSigV2(_ request: SignedRequest) -> Bool {
+    package static func isSigV2(_ request: SignedRequest) -> Bool {
         if let authorization = request.header("authorization") { return authorization.hasPrefix("AWS ") }
         guard let parameters = request.queryParameters() else { return false }
         return parameters.contains { $0.name == "AWSAccessKeyId" } && parameters.contains { $0.name == "Signature" }
@@ -33,7 +33,7 @@ public struct SigV2Verifier: Sendable {
         "versions", "website",
     ]
 
-    public func verify(_ request: SignedRequest, now: Date,
+    package func verify(_ request: SignedRequest, now: Date,
                        secretKey: (String) async throws(SigV4Error) -> String?) async throws(SigV4Error)
         -> SigV4Verification {
         guard let parameters = request.queryParameters() else { throw .invalidURI }

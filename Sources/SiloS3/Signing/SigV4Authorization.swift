@@ -1,28 +1,28 @@
 /// What a request claims about its signature, read from the `Authorization` header or, for a presigned
 /// URL, from the `X-Amz-*` query parameters. Nothing here is verified yet.
-public struct SigV4Authorization: Sendable, Equatable {
-    public enum Kind: Sendable, Equatable {
+package struct SigV4Authorization: Sendable, Equatable {
+    package enum Kind: Sendable, Equatable {
         case header
         /// A presigned URL valid for `expiresSeconds` after `timestamp`.
         case presigned(expiresSeconds: Int64)
     }
 
-    public static let algorithm = "AWS4-HMAC-SHA256"
+    package static let algorithm = "AWS4-HMAC-SHA256"
     /// The longest a presigned URL may be valid: seven days, as S3 allows.
-    public static let presignedExpiresSecondsMax: Int64 = 604_800
+    package static let presignedExpiresSecondsMax: Int64 = 604_800
 
-    public var kind: Kind
-    public var scope: SigV4Scope
+    package var kind: Kind
+    package var scope: SigV4Scope
     /// Lowercase header names, in the order the client signed them.
-    public var signedHeaders: [String]
+    package var signedHeaders: [String]
     /// Lowercase hex, 64 digits.
-    public var signature: String
+    package var signature: String
     /// `yyyyMMdd'T'HHmmss'Z'`, as it goes into the string to sign.
-    public var timestamp: String
-    public var timestampEpochSeconds: Int64
+    package var timestamp: String
+    package var timestampEpochSeconds: Int64
 
     /// Reads the authentication a request carries; `.missingAuthentication` when it carries none.
-    public init(request: SignedRequest) throws(SigV4Error) {
+    package init(request: SignedRequest) throws(SigV4Error) {
         if let header = request.header("authorization") {
             try self.init(authorizationHeader: header, request: request)
         } else if let query = request.queryParameters(), query.contains(where: { $0.name == "X-Amz-Algorithm" }) {

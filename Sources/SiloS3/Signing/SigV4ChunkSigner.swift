@@ -3,14 +3,14 @@
 ///
 /// Each chunk's signature covers the previous signature, so chunks can be neither reordered nor dropped.
 /// The aws-chunked parser calls `chunkSignature` per chunk and compares with `constantTimeEqual`.
-public struct SigV4ChunkSigner: Sendable {
+package struct SigV4ChunkSigner: Sendable {
     let signingKey: [UInt8]
-    public let timestamp: String
-    public let scope: SigV4Scope
+    package let timestamp: String
+    package let scope: SigV4Scope
     /// The request's own signature, from which the first chunk's signature chains.
-    public let seedSignature: String
+    package let seedSignature: String
 
-    public init(signingKey: [UInt8], timestamp: String, scope: SigV4Scope, seedSignature: String) {
+    package init(signingKey: [UInt8], timestamp: String, scope: SigV4Scope, seedSignature: String) {
         self.signingKey = signingKey
         self.timestamp = timestamp
         self.scope = scope
@@ -18,7 +18,7 @@ public struct SigV4ChunkSigner: Sendable {
     }
 
     /// The signature of one chunk whose data hashes to `chunkSHA256Hex` (the final, empty chunk included).
-    public func chunkSignature(previousSignature: String, chunkSHA256Hex: String) -> String {
+    package func chunkSignature(previousSignature: String, chunkSHA256Hex: String) -> String {
         let stringToSign = "AWS4-HMAC-SHA256-PAYLOAD\n" + timestamp + "\n" + scope.scopeString + "\n"
             + previousSignature + "\n" + SigV4Signature.emptySHA256 + "\n" + chunkSHA256Hex
         return SigV4Signature.signature(signingKey: signingKey, stringToSign: stringToSign)
@@ -26,14 +26,14 @@ public struct SigV4ChunkSigner: Sendable {
 
     /// The signature of the trailer of a `STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER` body, chained from
     /// the final chunk's signature; `trailerSHA256Hex` hashes the trailer lines as sent (`name:value\n` each).
-    public func trailerSignature(previousSignature: String, trailerSHA256Hex: String) -> String {
+    package func trailerSignature(previousSignature: String, trailerSHA256Hex: String) -> String {
         let stringToSign = "AWS4-HMAC-SHA256-TRAILER\n" + timestamp + "\n" + scope.scopeString + "\n"
             + previousSignature + "\n" + trailerSHA256Hex
         return SigV4Signature.signature(signingKey: signingKey, stringToSign: stringToSign)
     }
 
     /// Compares a computed signature with the one a client sent, in constant time.
-    public static func constantTimeEqual(_ computed: String, _ received: String) -> Bool {
+    package static func constantTimeEqual(_ computed: String, _ received: String) -> Bool {
         Hex.constantTimeEqual(computed, received)
     }
 }

@@ -1,5 +1,5 @@
 /// Why a request failed SigV4 authentication. Each case maps to the S3 error a client expects.
-public enum SigV4Error: Error, Sendable, Equatable, CustomStringConvertible {
+package enum SigV4Error: Error, Sendable, Equatable, CustomStringConvertible {
     /// Neither an `Authorization` header nor `X-Amz-Algorithm` in the query. Silo has no anonymous access.
     case missingAuthentication
     /// An algorithm other than AWS4-HMAC-SHA256 (SigV2 included, which Silo does not support).
@@ -27,10 +27,10 @@ public enum SigV4Error: Error, Sendable, Equatable, CustomStringConvertible {
     /// The key store could not be asked; not the client's fault.
     case credentialStoreUnavailable
 
-    public var description: String { s3Error.message }
+    package var description: String { s3Error.message }
 
     /// The S3 error the client gets.
-    public var s3Error: S3Error {
+    package var s3Error: S3Error {
         switch self {
         case .missingAuthentication: return S3Error(.accessDenied, message: "Anonymous access is not allowed.")
         case .unsupportedAlgorithm(let algorithm):

@@ -1,12 +1,12 @@
 /// The credential of a SigV4 request: `ACCESSKEY/20130524/us-east-1/s3/aws4_request`.
-public struct SigV4Scope: Sendable, Equatable {
-    public var accessKey: String
+package struct SigV4Scope: Sendable, Equatable {
+    package var accessKey: String
     /// `yyyyMMdd`, the day the signing key was derived for.
-    public var date: String
-    public var region: String
-    public var service: String
+    package var date: String
+    package var region: String
+    package var service: String
 
-    public init(accessKey: String, date: String, region: String, service: String = "s3") {
+    package init(accessKey: String, date: String, region: String, service: String = "s3") {
         self.accessKey = accessKey
         self.date = date
         self.region = region
@@ -35,7 +35,7 @@ public struct SigV4Scope: Sendable, Equatable {
     }
 
     /// `date/region/service/aws4_request`, the scope line of the string to sign.
-    public var scopeString: String { "\(date)/\(region)/\(service)/aws4_request" }
+    package var scopeString: String { "\(date)/\(region)/\(service)/aws4_request" }
 }
 
 package struct SigV4ScopeError: Error {

@@ -4,16 +4,16 @@ import Crypto
 ///
 /// Pure functions of their inputs, used by the verifier and by tests (and later by a signing client in the
 /// bench). See "Authenticating Requests (AWS Signature Version 4)" in the S3 API reference.
-public enum SigV4Signature {
+package enum SigV4Signature {
     /// The hex SHA-256 of an empty body, which the aws-chunked chunk string to sign carries.
-    public static let emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    package static let emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
     /// The canonical URI: the path percent-decoded, then encoded once per SigV4 with `/` kept.
     ///
     /// S3 differs from the other AWS services here: the path is not normalised (no `.`/`..` removal, no
     /// merging of `//`) and not encoded twice. Decoding first makes a path the client sent with a raw
     /// reserved character (`$`, `+`, `:`) canonical all the same. Nil when an escape is malformed.
-    public static func canonicalURI(rawPath: String) -> String? {
+    package static func canonicalURI(rawPath: String) -> String? {
         guard !rawPath.isEmpty else { return "/" }
         guard let bytes = PercentEncoding.decode(rawPath) else { return nil }
         return PercentEncoding.encode(bytes, keepSlash: true)
@@ -22,7 +22,7 @@ public enum SigV4Signature {
     /// The canonical query string: each name and value decoded then encoded once, sorted by name then
     /// value, `name=value` joined by `&`. `excluding` drops a parameter (the signature of a presigned URL).
     /// Nil when an escape is malformed.
-    public static func canonicalQuery(rawQuery: String, excluding excluded: String? = nil) -> String? {
+    package static func canonicalQuery(rawQuery: String, excluding excluded: String? = nil) -> String? {
         var pairs: [(name: String, value: String)] = []
         for pair in rawQuery.split(separator: "&", omittingEmptySubsequences: true) {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
@@ -41,7 +41,7 @@ public enum SigV4Signature {
 
     /// The canonical headers block, one `name:value\n` per signed header, values trimmed, runs of spaces
     /// collapsed and repeated headers joined by `,`. Nil when a signed header is absent from the request.
-    public static func canonicalHeaders(_ request: SignedRequest, signedHeaders: [String]) -> String? {
+    package static func canonicalHeaders(_ request: SignedRequest, signedHeaders: [String]) -> String? {
         var block = ""
         for name in signedHeaders {
             let values = request.headerValues(name)
@@ -65,7 +65,7 @@ public enum SigV4Signature {
 
     /// The whole canonical request; nil when the path or query has a malformed escape or a signed header
     /// is missing.
-    public static func canonicalRequest(_ request: SignedRequest, signedHeaders: [String], payloadHash: String,
+    package static func canonicalRequest(_ request: SignedRequest, signedHeaders: [String], payloadHash: String,
                                         excludingQueryParameter excluded: String? = nil) -> String? {
         guard let uri = canonicalURI(rawPath: request.rawPath),
               let query = canonicalQuery(rawQuery: request.rawQuery, excluding: excluded),
@@ -75,12 +75,12 @@ public enum SigV4Signature {
     }
 
     /// `AWS4-HMAC-SHA256\n<timestamp>\n<scope>\n<hex sha256 of the canonical request>`.
-    public static func stringToSign(canonicalRequest: String, timestamp: String, scope: SigV4Scope) -> String {
+    package static func stringToSign(canonicalRequest: String, timestamp: String, scope: SigV4Scope) -> String {
         "AWS4-HMAC-SHA256\n" + timestamp + "\n" + scope.scopeString + "\n" + sha256Hex(canonicalRequest.utf8)
     }
 
     /// HMAC chain `AWS4<secret>` → date → region → service → `aws4_request`.
-    public static func signingKey(secretKey: String, scope: SigV4Scope) -> [UInt8] {
+    package static func signingKey(secretKey: String, scope: SigV4Scope) -> [UInt8] {
         var key = hmac(key: Array(("AWS4" + secretKey).utf8), scope.date)
         key = hmac(key: key, scope.region)
         key = hmac(key: key, scope.service)
@@ -88,7 +88,7 @@ public enum SigV4Signature {
     }
 
     /// The lowercase hex signature of `stringToSign`.
-    public static func signature(signingKey: [UInt8], stringToSign: String) -> String {
+    package static func signature(signingKey: [UInt8], stringToSign: String) -> String {
         Hex.encode(hmac(key: signingKey, stringToSign))
     }
 
@@ -97,7 +97,7 @@ public enum SigV4Signature {
     }
 
     /// Lowercase hex SHA-256.
-    public static func sha256Hex(_ bytes: some Sequence<UInt8>) -> String {
+    package static func sha256Hex(_ bytes: some Sequence<UInt8>) -> String {
         var hasher = SHA256()
         hasher.update(data: Array(bytes))
         return Hex.encode(hasher.finalize())

@@ -4,25 +4,25 @@ import Foundation
 ///
 /// Checks run cheapest first, and the key store is asked only once the request is well-formed and in
 /// its time window, so garbage and replays of stale requests cost no database round trip.
-public struct SigV4Verifier: Sendable {
+package struct SigV4Verifier: Sendable {
     /// The most a header-signed request's time may differ from ours: 15 minutes, as S3 allows.
-    public static let clockSkewSecondsMaxDefault: Int64 = 15 * 60
+    package static let clockSkewSecondsMaxDefault: Int64 = 15 * 60
 
     /// The region clients must sign for, or nil to accept any (clients disagree: `us-east-1`, `auto`, …).
-    public var region: String?
+    package var region: String?
 
     /// SHA-256 of no bytes.
     static let emptyPayloadSHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-    public var clockSkewSecondsMax: Int64
+    package var clockSkewSecondsMax: Int64
 
-    public init(region: String? = nil, clockSkewSecondsMax: Int64 = SigV4Verifier.clockSkewSecondsMaxDefault) {
+    package init(region: String? = nil, clockSkewSecondsMax: Int64 = SigV4Verifier.clockSkewSecondsMaxDefault) {
         self.region = region
         self.clockSkewSecondsMax = clockSkewSecondsMax
     }
 
     /// Verifies `request` as of `now`. `secretKey` returns the secret of an access key, nil when there is no
     /// such key, or throws `.credentialStoreUnavailable` when it cannot tell.
-    public func verify(_ request: SignedRequest, now: Date,
+    package func verify(_ request: SignedRequest, now: Date,
                        secretKey: (String) async throws(SigV4Error) -> String?) async throws(SigV4Error)
         -> SigV4Verification {
         let authorization = try SigV4Authorization(request: request)
@@ -34,7 +34,7 @@ public struct SigV4Verifier: Sendable {
     }
 
     /// The synchronous form, for a secret already at hand (tests, a static key list).
-    public func verify(_ request: SignedRequest, now: Date,
+    package func verify(_ request: SignedRequest, now: Date,
                        secretKey: (String) throws(SigV4Error) -> String?) throws(SigV4Error) -> SigV4Verification {
         let authorization = try SigV4Authorization(request: request)
         let context = try check(request, authorization: authorization, now: now)

@@ -1,14 +1,14 @@
 /// The body of CompleteMultipartUpload: the parts, by number and ETag, that make the object.
-public struct CompleteMultipartUploadRequest: Sendable, Equatable {
-    public struct Part: Sendable, Equatable {
-        public var partNumber: Int
+package struct CompleteMultipartUploadRequest: Sendable, Equatable {
+    package struct Part: Sendable, Equatable {
+        package var partNumber: Int
         /// Without quotes: clients send the ETag quoted, unquoted, or quoted as `&quot;`.
-        public var etag: String
+        package var etag: String
         /// `ChecksumCRC32`, `ChecksumCRC32C`, `ChecksumSHA1`, `ChecksumSHA256`, `ChecksumCRC64NVME`
         /// elements, by element name, base64 as sent.
-        public var checksums: [String: String]
+        package var checksums: [String: String]
 
-        public init(partNumber: Int, etag: String, checksums: [String: String] = [:]) {
+        package init(partNumber: Int, etag: String, checksums: [String: String] = [:]) {
             self.partNumber = partNumber
             self.etag = etag
             self.checksums = checksums
@@ -16,19 +16,19 @@ public struct CompleteMultipartUploadRequest: Sendable, Equatable {
     }
 
     /// S3's part numbers run 1...10000.
-    public static let partNumberMax = 10_000
+    package static let partNumberMax = 10_000
     static let checksumElements: Set<String> = [
         "ChecksumCRC32", "ChecksumCRC32C", "ChecksumSHA1", "ChecksumSHA256", "ChecksumCRC64NVME",
     ]
 
-    public var parts: [Part]
+    package var parts: [Part]
 
-    public init(parts: [Part]) { self.parts = parts }
+    package init(parts: [Part]) { self.parts = parts }
 
     /// Parses and checks the body: well-formed (`MalformedXML`), at least one part, part numbers in range
     /// (`InvalidArgument`) and strictly ascending (`InvalidPartOrder`). Whether the parts exist is the
     /// store's to say (`InvalidPart`).
-    public init(xml bytes: [UInt8], parser: XMLBodyParser = XMLBodyParser()) throws(S3Error) {
+    package init(xml bytes: [UInt8], parser: XMLBodyParser = XMLBodyParser()) throws(S3Error) {
         let root: XMLBodyElement
         do throws(XMLBodyError) {
             root = try parser.parse(bytes)

@@ -1,20 +1,20 @@
 /// The body of CompleteMultipartUpload: where the object is and its multipart ETag.
-public struct CompleteMultipartUploadResult: Sendable {
+package struct CompleteMultipartUploadResult: Sendable {
     /// The object's URL, `http://host/bucket/key` for path-style requests.
-    public var location: String
-    public var bucket: String
-    public var key: String
+    package var location: String
+    package var bucket: String
+    package var key: String
     /// Without quotes (`…-3`); quoted on output.
-    public var etag: String
+    package var etag: String
 
-    public init(location: String, bucket: String, key: String, etag: String) {
+    package init(location: String, bucket: String, key: String, etag: String) {
         self.location = location
         self.bucket = bucket
         self.key = key
         self.etag = etag
     }
 
-    public func xml() -> String {
+    package func xml() -> String {
         var writer = XMLWriter()
         writer.element("CompleteMultipartUploadResult", attributes: [("xmlns", XMLWriter.s3Namespace)]) { writer in
             writer.element("Location", location)

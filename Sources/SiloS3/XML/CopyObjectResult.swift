@@ -1,20 +1,20 @@
 import Foundation
 
 /// The body of CopyObject (`<CopyObjectResult>`) and of UploadPartCopy (`<CopyPartResult>`, same fields).
-public struct CopyObjectResult: Sendable {
-    public var lastModified: Date
+package struct CopyObjectResult: Sendable {
+    package var lastModified: Date
     /// Without quotes; quoted on output.
-    public var etag: String
+    package var etag: String
     /// True for UploadPartCopy, whose root element is `CopyPartResult`.
-    public var isPart: Bool
+    package var isPart: Bool
 
-    public init(lastModified: Date, etag: String, isPart: Bool = false) {
+    package init(lastModified: Date, etag: String, isPart: Bool = false) {
         self.lastModified = lastModified
         self.etag = etag
         self.isPart = isPart
     }
 
-    public func xml() -> String {
+    package func xml() -> String {
         var writer = XMLWriter()
         writer.element(isPart ? "CopyPartResult" : "CopyObjectResult",
                        attributes: [("xmlns", XMLWriter.s3Namespace)]) { writer in

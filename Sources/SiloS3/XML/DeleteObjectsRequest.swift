@@ -1,28 +1,28 @@
 /// The body of DeleteObjects: up to 1000 keys, and whether to report only failures.
-public struct DeleteObjectsRequest: Sendable, Equatable {
-    public struct Object: Sendable, Equatable {
-        public var key: String
-        public var versionID: String?
-        public init(key: String, versionID: String? = nil) {
+package struct DeleteObjectsRequest: Sendable, Equatable {
+    package struct Object: Sendable, Equatable {
+        package var key: String
+        package var versionID: String?
+        package init(key: String, versionID: String? = nil) {
             self.key = key
             self.versionID = versionID
         }
     }
 
     /// S3 refuses a batch of more than 1000 keys as MalformedXML.
-    public static let objectCountMax = 1000
+    package static let objectCountMax = 1000
 
-    public var objects: [Object]
-    public var quiet: Bool
+    package var objects: [Object]
+    package var quiet: Bool
 
-    public init(objects: [Object], quiet: Bool = false) {
+    package init(objects: [Object], quiet: Bool = false) {
         self.objects = objects
         self.quiet = quiet
     }
 
     /// Parses and checks the body; every failure is `MalformedXML`, as S3 answers. Keys are kept verbatim
     /// (not trimmed): whitespace is a legal part of a key.
-    public init(xml bytes: [UInt8], parser: XMLBodyParser = XMLBodyParser()) throws(S3Error) {
+    package init(xml bytes: [UInt8], parser: XMLBodyParser = XMLBodyParser()) throws(S3Error) {
         do throws(XMLBodyError) {
             let root = try parser.parse(bytes)
             guard root.name == "Delete" else { throw XMLBodyError.malformed("the root element is <\(root.name)>, not <Delete>") }

@@ -1,28 +1,28 @@
 /// The body of DeleteObjects: the keys deleted (left out in quiet mode) and the keys that failed.
-public struct DeleteResult: Sendable {
-    public struct Failure: Sendable, Equatable {
-        public var key: String
-        public var code: S3ErrorCode
-        public var message: String
-        public init(key: String, code: S3ErrorCode, message: String? = nil) {
+package struct DeleteResult: Sendable {
+    package struct Failure: Sendable, Equatable {
+        package var key: String
+        package var code: S3ErrorCode
+        package var message: String
+        package init(key: String, code: S3ErrorCode, message: String? = nil) {
             self.key = key
             self.code = code
             self.message = message ?? code.defaultMessage
         }
     }
 
-    public var deleted: [String]
-    public var failures: [Failure]
+    package var deleted: [String]
+    package var failures: [Failure]
     /// `<Quiet>true</Quiet>` in the request: only failures are reported.
-    public var quiet: Bool
+    package var quiet: Bool
 
-    public init(deleted: [String], failures: [Failure] = [], quiet: Bool = false) {
+    package init(deleted: [String], failures: [Failure] = [], quiet: Bool = false) {
         self.deleted = deleted
         self.failures = failures
         self.quiet = quiet
     }
 
-    public func xml() -> String {
+    package func xml() -> String {
         var writer = XMLWriter()
         writer.element("DeleteResult", attributes: [("xmlns", XMLWriter.s3Namespace)]) { writer in
             if !quiet {

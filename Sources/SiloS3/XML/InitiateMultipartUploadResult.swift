@@ -1,16 +1,16 @@
 /// The body of CreateMultipartUpload: the upload id the parts and the completion will name.
-public struct InitiateMultipartUploadResult: Sendable {
-    public var bucket: String
-    public var key: String
-    public var uploadID: String
+package struct InitiateMultipartUploadResult: Sendable {
+    package var bucket: String
+    package var key: String
+    package var uploadID: String
 
-    public init(bucket: String, key: String, uploadID: String) {
+    package init(bucket: String, key: String, uploadID: String) {
         self.bucket = bucket
         self.key = key
         self.uploadID = uploadID
     }
 
-    public func xml() -> String {
+    package func xml() -> String {
         var writer = XMLWriter()
         writer.element("InitiateMultipartUploadResult", attributes: [("xmlns", XMLWriter.s3Namespace)]) { writer in
             writer.element("Bucket", bucket)

@@ -1,27 +1,27 @@
 import Foundation
 
 /// The body of ListBuckets: the owner and every bucket with its creation date.
-public struct ListAllMyBucketsResult: Sendable {
-    public struct Bucket: Sendable, Equatable {
-        public var name: String
-        public var creationDate: Date
-        public init(name: String, creationDate: Date) {
+package struct ListAllMyBucketsResult: Sendable {
+    package struct Bucket: Sendable, Equatable {
+        package var name: String
+        package var creationDate: Date
+        package init(name: String, creationDate: Date) {
             self.name = name
             self.creationDate = creationDate
         }
     }
 
-    public var ownerID: String
-    public var ownerDisplayName: String
-    public var buckets: [Bucket]
+    package var ownerID: String
+    package var ownerDisplayName: String
+    package var buckets: [Bucket]
 
-    public init(ownerID: String, ownerDisplayName: String, buckets: [Bucket]) {
+    package init(ownerID: String, ownerDisplayName: String, buckets: [Bucket]) {
         self.ownerID = ownerID
         self.ownerDisplayName = ownerDisplayName
         self.buckets = buckets
     }
 
-    public func xml() -> String {
+    package func xml() -> String {
         var writer = XMLWriter()
         writer.element("ListAllMyBucketsResult", attributes: [("xmlns", XMLWriter.s3Namespace)]) { writer in
             writer.element("Owner") { writer in

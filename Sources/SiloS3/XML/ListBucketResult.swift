@@ -1,26 +1,26 @@
 /// The body of ListObjectsV2 and ListObjects (v1): `<ListBucketResult>`.
-public struct ListBucketResult: Sendable {
+package struct ListBucketResult: Sendable {
     /// The fields in which the two versions differ.
-    public enum Version: Sendable {
+    package enum Version: Sendable {
         /// ListObjects: `marker` echoes the request; `nextMarker` is sent only with a delimiter, as S3 does.
         case v1(marker: String, nextMarker: String?)
         /// ListObjectsV2.
         case v2(continuationToken: String?, nextContinuationToken: String?, startAfter: String?)
     }
 
-    public var bucket: String
-    public var prefix: String
-    public var delimiter: String?
-    public var maxKeys: Int
-    public var isTruncated: Bool
-    public var contents: [S3ObjectSummary]
-    public var commonPrefixes: [String]
-    public var version: Version
+    package var bucket: String
+    package var prefix: String
+    package var delimiter: String?
+    package var maxKeys: Int
+    package var isTruncated: Bool
+    package var contents: [S3ObjectSummary]
+    package var commonPrefixes: [String]
+    package var version: Version
     /// `encoding-type=url` was asked for: keys, prefixes, delimiter and markers are percent-encoded, so
     /// keys with characters XML 1.0 cannot carry still list.
-    public var urlEncoded: Bool
+    package var urlEncoded: Bool
 
-    public init(bucket: String, prefix: String = "", delimiter: String? = nil, maxKeys: Int = 1000,
+    package init(bucket: String, prefix: String = "", delimiter: String? = nil, maxKeys: Int = 1000,
                 isTruncated: Bool = false, contents: [S3ObjectSummary] = [], commonPrefixes: [String] = [],
                 version: Version, urlEncoded: Bool = false) {
         self.bucket = bucket
@@ -35,7 +35,7 @@ public struct ListBucketResult: Sendable {
     }
 
     /// Element order follows S3's responses.
-    public func xml() -> String {
+    package func xml() -> String {
         var writer = XMLWriter()
         writer.element("ListBucketResult", attributes: [("xmlns", XMLWriter.s3Namespace)]) { writer in
             writer.element("Name", bucket)

@@ -1,31 +1,31 @@
 import Foundation
 
 /// The body of ListMultipartUploads: `<ListMultipartUploadsResult>`.
-public struct ListMultipartUploadsResult: Sendable {
-    public struct Upload: Sendable, Equatable {
-        public var key: String
-        public var uploadID: String
-        public var initiated: Date
+package struct ListMultipartUploadsResult: Sendable {
+    package struct Upload: Sendable, Equatable {
+        package var key: String
+        package var uploadID: String
+        package var initiated: Date
 
-        public init(key: String, uploadID: String, initiated: Date) {
+        package init(key: String, uploadID: String, initiated: Date) {
             self.key = key
             self.uploadID = uploadID
             self.initiated = initiated
         }
     }
 
-    public var bucket: String
-    public var prefix: String
-    public var keyMarker: String
-    public var uploadIDMarker: String
-    public var maxUploads: Int
-    public var isTruncated: Bool
-    public var uploads: [Upload]
-    public var ownerID: String
+    package var bucket: String
+    package var prefix: String
+    package var keyMarker: String
+    package var uploadIDMarker: String
+    package var maxUploads: Int
+    package var isTruncated: Bool
+    package var uploads: [Upload]
+    package var ownerID: String
     /// `encoding-type=url`: keys, prefix and markers are percent-encoded.
-    public var urlEncoded: Bool
+    package var urlEncoded: Bool
 
-    public init(bucket: String, prefix: String = "", keyMarker: String = "", uploadIDMarker: String = "",
+    package init(bucket: String, prefix: String = "", keyMarker: String = "", uploadIDMarker: String = "",
                 maxUploads: Int = 1000, isTruncated: Bool = false, uploads: [Upload] = [], ownerID: String,
                 urlEncoded: Bool = false) {
         self.bucket = bucket
@@ -41,7 +41,7 @@ public struct ListMultipartUploadsResult: Sendable {
 
     /// Element order follows S3's responses. The next markers name the last upload listed; clients resume
     /// from them when `IsTruncated` is true.
-    public func xml() -> String {
+    package func xml() -> String {
         var writer = XMLWriter()
         writer.element("ListMultipartUploadsResult", attributes: [("xmlns", XMLWriter.s3Namespace)]) { writer in
             writer.element("Bucket", bucket)

@@ -1,15 +1,15 @@
 import Foundation
 
 /// The body of ListParts: `<ListPartsResult>`.
-public struct ListPartsResult: Sendable {
-    public struct Part: Sendable, Equatable {
-        public var partNumber: Int
-        public var lastModified: Date
+package struct ListPartsResult: Sendable {
+    package struct Part: Sendable, Equatable {
+        package var partNumber: Int
+        package var lastModified: Date
         /// Without quotes; quoted on output.
-        public var etag: String
-        public var size: Int64
+        package var etag: String
+        package var size: Int64
 
-        public init(partNumber: Int, lastModified: Date, etag: String, size: Int64) {
+        package init(partNumber: Int, lastModified: Date, etag: String, size: Int64) {
             self.partNumber = partNumber
             self.lastModified = lastModified
             self.etag = etag
@@ -17,19 +17,19 @@ public struct ListPartsResult: Sendable {
         }
     }
 
-    public var bucket: String
-    public var key: String
-    public var uploadID: String
-    public var partNumberMarker: Int
-    public var maxParts: Int
-    public var isTruncated: Bool
-    public var parts: [Part]
+    package var bucket: String
+    package var key: String
+    package var uploadID: String
+    package var partNumberMarker: Int
+    package var maxParts: Int
+    package var isTruncated: Bool
+    package var parts: [Part]
     /// The owner (and initiator): Silo's access keys all share one.
-    public var ownerID: String
+    package var ownerID: String
     /// `encoding-type=url`: the key is percent-encoded.
-    public var urlEncoded: Bool
+    package var urlEncoded: Bool
 
-    public init(bucket: String, key: String, uploadID: String, partNumberMarker: Int = 0, maxParts: Int = 1000,
+    package init(bucket: String, key: String, uploadID: String, partNumberMarker: Int = 0, maxParts: Int = 1000,
                 isTruncated: Bool = false, parts: [Part] = [], ownerID: String, urlEncoded: Bool = false) {
         self.bucket = bucket
         self.key = key
@@ -44,7 +44,7 @@ public struct ListPartsResult: Sendable {
 
     /// Element order follows S3's responses. `NextPartNumberMarker` is the last part listed (the marker
     /// itself when none is).
-    public func xml() -> String {
+    package func xml() -> String {
         var writer = XMLWriter()
         writer.element("ListPartsResult", attributes: [("xmlns", XMLWriter.s3Namespace)]) { writer in
             writer.element("Bucket", bucket)

@@ -3,19 +3,19 @@
 /// Hand-written rather than FoundationXML so that its limits are ours: no DTD (a `<!DOCTYPE` is refused,
 /// so no entity expansion attack), only the five predefined entities and character references, and caps on
 /// bytes, nesting and element count checked as it goes. It builds the whole tree, which the byte cap bounds.
-public struct XMLBodyParser: Sendable {
-    public var bytesMax: Int
-    public var depthMax: Int
-    public var elementCountMax: Int
+package struct XMLBodyParser: Sendable {
+    package var bytesMax: Int
+    package var depthMax: Int
+    package var elementCountMax: Int
 
-    public init(bytesMax: Int = 1 << 20, depthMax: Int = 16, elementCountMax: Int = 50_000) {
+    package init(bytesMax: Int = 1 << 20, depthMax: Int = 16, elementCountMax: Int = 50_000) {
         self.bytesMax = bytesMax
         self.depthMax = depthMax
         self.elementCountMax = elementCountMax
     }
 
     /// Parses a whole document and returns its root element.
-    public func parse(_ bytes: [UInt8]) throws(XMLBodyError) -> XMLBodyElement {
+    package func parse(_ bytes: [UInt8]) throws(XMLBodyError) -> XMLBodyElement {
         guard bytes.count <= bytesMax else { throw .tooLarge("the body is over \(bytesMax) bytes") }
         guard String(validating: bytes, as: UTF8.self) != nil else { throw .malformed("the body is not UTF-8") }
         var cursor = Cursor(bytes: bytes, limits: self)
@@ -28,7 +28,7 @@ public struct XMLBodyParser: Sendable {
         return root
     }
 
-    public func parse(_ text: String) throws(XMLBodyError) -> XMLBodyElement {
+    package func parse(_ text: String) throws(XMLBodyError) -> XMLBodyElement {
         try parse(Array(text.utf8))
     }
 }

@@ -2,19 +2,19 @@
 ///
 /// S3 responses are small (a listing page is at most 1000 entries), so one string in memory is fine.
 /// No pretty-printing: clients do not need it and whitespace would become text nodes.
-public struct XMLWriter: Sendable {
+package struct XMLWriter: Sendable {
     /// The namespace S3 puts on the root element of its responses.
-    public static let s3Namespace = "http://s3.amazonaws.com/doc/2006-03-01/"
+    package static let s3Namespace = "http://s3.amazonaws.com/doc/2006-03-01/"
 
-    public private(set) var output: String
+    package private(set) var output: String
 
     /// Starts a document with the XML declaration S3 sends.
-    public init(declaration: Bool = true) {
+    package init(declaration: Bool = true) {
         output = declaration ? "<?xml version=\"1.0\" encoding=\"UTF-8\"?>" : ""
     }
 
     /// `<name attributes…>` … `</name>`, with `body` writing the children.
-    public mutating func element(_ name: String, attributes: [(String, String)] = [],
+    package mutating func element(_ name: String, attributes: [(String, String)] = [],
                                  _ body: (inout XMLWriter) -> Void) {
         output += "<" + name
         for (attribute, value) in attributes {
@@ -26,22 +26,22 @@ public struct XMLWriter: Sendable {
     }
 
     /// `<name>text</name>`, the text escaped.
-    public mutating func element(_ name: String, _ text: String) {
+    package mutating func element(_ name: String, _ text: String) {
         output += "<" + name + ">" + Self.escape(text) + "</" + name + ">"
     }
 
     /// `<name>number</name>`.
-    public mutating func element(_ name: String, _ number: Int64) {
+    package mutating func element(_ name: String, _ number: Int64) {
         element(name, String(number))
     }
 
     /// `<name>true</name>` or `<name>false</name>`, as S3 spells booleans.
-    public mutating func element(_ name: String, _ flag: Bool) {
+    package mutating func element(_ name: String, _ flag: Bool) {
         element(name, flag ? "true" : "false")
     }
 
     /// `<name>text</name>` when `text` is not nil; S3 leaves absent optional fields out entirely.
-    public mutating func element(_ name: String, ifPresent text: String?) {
+    package mutating func element(_ name: String, ifPresent text: String?) {
         if let text { element(name, text) }
     }
 
@@ -51,7 +51,7 @@ public struct XMLWriter: Sendable {
     /// become numeric references, which XML 1.0 still rejects but which keep the document parseable by
     /// lenient parsers and never inject markup; S3 keys with such bytes should be listed with
     /// `encoding-type=url` anyway. CR is escaped so a parser does not normalise it to LF.
-    public static func escape(_ text: String) -> String {
+    package static func escape(_ text: String) -> String {
         var escaped = ""
         escaped.reserveCapacity(text.utf8.count)
         for scalar in text.unicodeScalars {
