@@ -1,4 +1,5 @@
 import Foundation
+import SiloCore
 import Synchronization
 
 #if canImport(Glibc)
@@ -68,7 +69,7 @@ enum InterruptTeardown {
     }
 
     private static func startWatcherThread() {
-        let thread = Thread {
+        DedicatedThread.start(name: "bench-interrupt") {
             var byte: UInt8 = 0
             while read(pipeDescriptors.read, &byte, 1) != 1 {}
             let signalNumber = Int32(byte)
@@ -80,7 +81,5 @@ enum InterruptTeardown {
             for action in actions { action() }
             exit(128 + signalNumber)
         }
-        thread.name = "bench-interrupt"
-        thread.start()
     }
 }

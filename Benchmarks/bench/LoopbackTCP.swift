@@ -1,4 +1,5 @@
 import Foundation
+import SiloCore
 import Synchronization
 
 #if canImport(Glibc)
@@ -21,13 +22,11 @@ enum LoopbackTCP {
 
         let outcome = Mutex<Result<Duration, any Error>?>(nil)
         let done = DispatchSemaphore(value: 0)
-        let receiver = Thread {
+        DedicatedThread.start(name: "bench-tcp-receive") {
             let result = Result { try receive(listener: listener, totalBytes: totalBytes) }
             outcome.withLock { $0 = result }
             done.signal()
         }
-        receiver.name = "bench-tcp-receive"
-        receiver.start()
 
         let sendResult = Result { try send(port: port, totalBytes: totalBytes) }
         if case .failure = sendResult {

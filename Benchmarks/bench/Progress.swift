@@ -1,4 +1,5 @@
 import Foundation
+import SiloCore
 import Synchronization
 
 #if canImport(Glibc)
@@ -79,14 +80,12 @@ enum Progress {
     }
 
     private static func startTicker() {
-        let thread = Thread {
+        DedicatedThread.start(name: "bench-progress") {
             while true {
                 Thread.sleep(forTimeInterval: tickInterval.seconds)
                 tick()
             }
         }
-        thread.name = "bench-progress"
-        thread.start()
     }
 
     private static func tick() {

@@ -1,4 +1,5 @@
 import Foundation
+import SiloCore
 import SiloIO
 
 #if canImport(Glibc)

@@ -1,4 +1,5 @@
 import Foundation
+import SiloCore
 
 #if canImport(Glibc)
 import Glibc
@@ -12,7 +13,9 @@ extension LocalCluster {
     public func down(purge: Bool, grace: Duration = .seconds(10)) async throws -> [String] {
         guard layout.exists else { return ["nothing to stop: \(layout.directory) does not exist"] }
         guard layout.holdsCluster else { return ["nothing to stop: \(layout.directory) holds no cluster"] }
-        return try await onDedicatedThread { try self.stopAll(purge: purge, grace: grace) }
+        return try await DedicatedThread.run(name: "silo-cluster") {
+            try self.stopAll(purge: purge, grace: grace)
+        }
     }
 
     private func stopAll(purge: Bool, grace: Duration) throws -> [String] {

@@ -1,4 +1,5 @@
 import Foundation
+import SiloCore
 
 /// What `silo cluster status` reports: each process with its pid, whether it runs, and its address, and
 /// the gateway's `/health` answer when it runs.
@@ -43,7 +44,7 @@ extension LocalCluster {
     /// Looks at the pid files, the processes behind them and `cluster.env`; asks a running gateway for
     /// `/health` (within `healthTimeout`). Changes nothing.
     public func status(healthTimeout: Duration = .seconds(2)) async throws -> ClusterStatus {
-        try await onDedicatedThread { try self.inspect(healthTimeout: healthTimeout) }
+        try await DedicatedThread.run(name: "silo-cluster") { try self.inspect(healthTimeout: healthTimeout) }
     }
 
     private func inspect(healthTimeout: Duration) throws -> ClusterStatus {

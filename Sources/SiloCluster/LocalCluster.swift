@@ -52,17 +52,19 @@ public final class LocalCluster: Sendable {
         try layout.createDirectories()
         let lock = try ClusterLock(layout.lockFile)
         defer { lock.release() }
-        try await onDedicatedThread { try self.prepareDirectory(configuration) }
+        try await DedicatedThread.run(name: "silo-cluster") { try self.prepareDirectory(configuration) }
         do {
-            try await onDedicatedThread { try self.startPostgres(configuration) }
-            let nodes = try await onDedicatedThread { try self.startNodes(configuration) }
+            try await DedicatedThread.run(name: "silo-cluster") { try self.startPostgres(configuration) }
+            let nodes = try await DedicatedThread.run(name: "silo-cluster") { try self.startNodes(configuration) }
             let request = ClusterMetadataRequest(
                 serverURL: Self.databaseURL(in: layout, database: "postgres"), databaseName: Self.databaseName,
                 databaseURL: Self.databaseURL(in: layout), nodes: nodes)
             progress("preparing database \(Self.databaseName): migrations, \(nodes.count) nodes, access key")
             let credentials = try await metadata.prepare(request)
             if configuration.startsGateway {
-                try await onDedicatedThread { try self.startGateway(configuration, databaseURL: request.databaseURL) }
+                try await DedicatedThread.run(name: "silo-cluster") {
+                    try self.startGateway(configuration, databaseURL: request.databaseURL)
+                }
             }
             let environment = environment(configuration, nodes: nodes, databaseURL: request.databaseURL,
                                           credentials: credentials)
@@ -105,7 +107,7 @@ public final class LocalCluster: Sendable {
     }
 
     private func stopStartedOnThread() async {
-        _ = try? await onDedicatedThread { self.stopStarted() }
+        _ = try? await DedicatedThread.run(name: "silo-cluster") { self.stopStarted() }
     }
 
     /// Refuses a running cluster, clears what an unfinished one left, checks ports and permissions.
@@ -299,15 +301,5 @@ public final class LocalCluster: Sendable {
         environment.set(ClusterEnvironment.chunkBytes, String(configuration.chunkBytes.bytes))
         environment.set(ClusterEnvironment.maxObjectBytes, String(configuration.maxObjectBytes.bytes))
         return environment
-    }
-}
-
-/// Runs blocking work (pg_ctl, waitpid, sleeps, blocking sockets) on a thread of its own, never on the
-/// cooperative pool.
-func onDedicatedThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        let thread = Thread { continuation.resume(with: Result { try body() }) }
-        thread.name = "silo-cluster"
-        thread.start()
     }
 }

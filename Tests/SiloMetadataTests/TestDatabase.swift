@@ -22,7 +22,7 @@ enum TestDatabase {
         if let url = ProcessInfo.processInfo.environment[DatabaseConfiguration.urlEnvironmentVariable], !url.isEmpty {
             return url
         }
-        return try await onOwnThread {
+        return try await DedicatedThread.run(name: "postgres") {
             stopInstancesOfDeadRuns()
             var options = PostgresInstance.Options()
             options.durable = false
@@ -98,13 +98,6 @@ enum TestDatabase {
             }
             try? FileManager.default.removeItem(atPath: directory)
         }
-    }
-}
-
-/// Runs blocking work (initdb, pg_ctl) on a thread of its own, off the cooperative pool.
-func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread { continuation.resume(with: Result { try body() }) }.start()
     }
 }
 
