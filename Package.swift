@@ -59,7 +59,10 @@ let package = Package(
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ], exclude: ["FORMAT.md"]),
         .target(name: "SiloMetadata", dependencies: ["SiloCore", "CLibPQ"]),
-        .target(name: "SiloCluster", dependencies: ["SiloCore"]),
+        // Metadata and a node's HealthCheck too: `up` bootstraps the database and registers the nodes itself.
+        .target(name: "SiloCluster", dependencies: [
+            "SiloCore", "SiloMetadata", "SiloStorage", "SiloProto", grpcCore, grpcHTTP2,
+        ]),
         .target(name: "SiloPlacement", dependencies: ["SiloCore"]),
         .target(name: "SiloGateway", dependencies: [
             "SiloCore", "SiloIO", "SiloStorage", "SiloProto", "SiloMetadata", "SiloPlacement",

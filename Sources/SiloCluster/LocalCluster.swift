@@ -45,9 +45,7 @@ public final class LocalCluster: Sendable {
     /// Starts the cluster and returns what `cluster.env` now holds. Refuses (`.alreadyRunning`) while the
     /// directory's cluster runs; stops the leftovers of an earlier run that did not finish. On any failure
     /// stops everything it started, then throws.
-    public func up(_ configuration: LocalClusterConfiguration, metadata: some ClusterMetadataBootstrap)
-        async throws -> ClusterEnvironment
-    {
+    public func up(_ configuration: LocalClusterConfiguration) async throws -> ClusterEnvironment {
         try configuration.validate()
         try layout.createDirectories()
         let lock = try ClusterLock(layout.lockFile)
@@ -60,7 +58,7 @@ public final class LocalCluster: Sendable {
                 serverURL: Self.databaseURL(in: layout, database: "postgres"), databaseName: Self.databaseName,
                 databaseURL: Self.databaseURL(in: layout), nodes: nodes)
             progress("preparing database \(Self.databaseName): migrations, \(nodes.count) nodes, access key")
-            let credentials = try await metadata.prepare(request)
+            let credentials = try await ClusterMetadata.prepare(request)
             if configuration.startsGateway {
                 try await DedicatedThread.run(name: "silo-cluster") {
                     try self.startGateway(configuration, databaseURL: request.databaseURL)

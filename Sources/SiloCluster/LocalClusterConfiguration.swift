@@ -69,21 +69,3 @@ public struct ClusterNode: Sendable, Equatable {
         "\(host):\(port)".replacingOccurrences(of: ":", with: "-")
     }
 }
-
-/// What the metadata needs once PostgreSQL and the nodes run.
-public struct ClusterMetadataRequest: Sendable {
-    /// The server's maintenance database (`postgres`), to create `databaseName` in.
-    public let serverURL: String
-    public let databaseName: String
-    /// `databaseName` on the same server: what the gateway is given.
-    public let databaseURL: String
-    public let nodes: [ClusterNode]
-}
-
-/// The metadata side of `up`, which SiloCluster cannot do itself (it does not link SiloMetadata): create the
-/// database when missing, apply the migrations, register `nodes` as up (a node already registered from an
-/// earlier run is updated, registered nodes not started this time are marked down) and return the access key
-/// pair `cluster.env` publishes.
-public protocol ClusterMetadataBootstrap: Sendable {
-    func prepare(_ request: ClusterMetadataRequest) async throws -> AccessKeyPair
-}
