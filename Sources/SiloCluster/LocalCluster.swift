@@ -210,7 +210,7 @@ public final class LocalCluster: Sendable {
             for node in waiting where ProcessControl.isGone(node.pid) {
                 let log = layout.nodeLogFile(node.number)
                 throw ClusterError("node \(node.number) (\(node.address)) exited before it listened; "
-                                   + "the end of \(log):\n\(ProcessControl.tail(of: log))")
+                                   + "the end of \(log):\n\(LogTail.text(of: log))")
             }
             waiting.removeAll { NetworkProbe.isAccepting(host: $0.host, port: $0.port, timeout: .milliseconds(250)) }
             if waiting.isEmpty { return }
@@ -218,7 +218,7 @@ public final class LocalCluster: Sendable {
                 let node = waiting[0]
                 let log = layout.nodeLogFile(node.number)
                 throw ClusterError("node \(node.number) did not listen on \(node.address) within \(timeout); "
-                                   + "the end of \(log):\n\(ProcessControl.tail(of: log))")
+                                   + "the end of \(log):\n\(LogTail.text(of: log))")
             }
             ProcessControl.sleep(for: .milliseconds(100))
         }
@@ -241,7 +241,7 @@ public final class LocalCluster: Sendable {
         while true {
             if ProcessControl.isGone(pid) {
                 throw ClusterError("the gateway exited before it was healthy; the end of \(process.logFile):\n"
-                                   + ProcessControl.tail(of: process.logFile))
+                                   + LogTail.text(of: process.logFile))
             }
             do {
                 let response = try NetworkProbe.get(host: configuration.host, port: configuration.gatewayPort,
@@ -255,7 +255,7 @@ public final class LocalCluster: Sendable {
                 throw ClusterError("""
                     the gateway on \(address) did not answer GET /health with 200 within \
                     \(configuration.gatewayReadyTimeout) (last: \(lastAnswer)); the end of \(process.logFile):
-                    \(ProcessControl.tail(of: process.logFile))
+                    \(LogTail.text(of: process.logFile))
                     """)
             }
             ProcessControl.sleep(for: .milliseconds(200))
@@ -275,7 +275,9 @@ public final class LocalCluster: Sendable {
         return try started.withLock { started in
             // Under the lock, so a signal handler stopping everything cannot miss a process started now.
             guard !started.closed else { throw ClusterError("interrupted") }
-            let pid = try ChildProcess.spawnDetached(command, logPath: process.logFile, in: layout.directory)
+            // Appended, not emptied: the log of a previous run of the same cluster stays readable above.
+            let pid = try ChildProcess.spawn(command, .init(output: .file(process.logFile, append: true),
+                                                            directory: layout.directory, detached: true))
             started.processes.append((pid, process.pidFile))
             try PIDFile.write(pid, to: process.pidFile)
             return pid
