@@ -76,12 +76,13 @@ let package = Package(
             "SiloCore", "SiloIO", "SiloStorage", "SiloMetadata", "SiloGateway", "SiloCluster", "SiloPlacement",
             argumentParser, logging, grpcHTTP2, hummingbird,
         ]),
-        .executableTarget(name: "bench", dependencies: [
-            "SiloCore", "SiloIO", "SiloProto", "SiloStorage", grpcCore, grpcHTTP2, grpcProtobuf,
-            argumentParser, logging,
-            "SiloMetadata", "SiloCluster", "SiloGateway", nioCore, nioPosix, nioHTTP1,
-            .product(name: "Crypto", package: "swift-crypto"),
-        ], path: "Benchmarks/bench"),
+        // The workbench: workloads, S3 client, report, gate in BenchKit; `bench` parses arguments only.
+        .target(name: "BenchKit", dependencies: [
+            "SiloCore", "SiloIO", "SiloProto", "SiloStorage", "SiloMetadata", "SiloCluster", "SiloGateway",
+            grpcCore, grpcHTTP2, logging, nioCore, nioPosix, nioHTTP1,
+        ], path: "Benchmarks/BenchKit"),
+        .executableTarget(name: "bench", dependencies: ["BenchKit", "SiloIO", argumentParser, logging],
+                         path: "Benchmarks/bench"),
 
         .testTarget(name: "SiloCoreTests", dependencies: ["SiloCore"]),
         // Helpers shared by the test targets (a disk-backed scratch directory: O_DIRECT refuses tmpfs).

@@ -5,14 +5,14 @@ import Glibc
 #endif
 
 /// Who the bench is to an S3 endpoint: the key pair and the region it signs for.
-struct S3Credentials: Sendable {
-    static let defaultRegion = "us-east-1"
+package struct S3Credentials: Sendable {
+    package static let defaultRegion = "us-east-1"
 
     let accessKey: String
     let secretKey: String
     let region: String
 
-    init(accessKey: String, secretKey: String, region: String = Self.defaultRegion) {
+    package init(accessKey: String, secretKey: String, region: String = Self.defaultRegion) {
         self.accessKey = accessKey
         self.secretKey = secretKey
         self.region = region

@@ -13,8 +13,8 @@ import Glibc
 ///
 /// PostgreSQL runs durable (the default, fsync on): the metadata figures must be those of a real
 /// deployment, and one commit per object costs nothing beside a 10 MiB or 1 GiB body.
-struct ThrowawayCluster: Sendable {
-    static let nodeCount = 6
+package struct ThrowawayCluster: Sendable {
+    package static let nodeCount = 6
     /// `up` returns once the cluster is ready; PostgreSQL's initdb dominates this.
     static let upTimeout = Duration.seconds(180)
     /// PostgreSQL's shutdown checkpoint after thousands of small commits took over a minute on a loaded

@@ -7,36 +7,64 @@ import Glibc
 /// Everything one run measured: written as `results/latest.json` (and `latest.md`), printed as a table.
 ///
 /// Later workloads add entries to `figures`; the shape of the file does not change.
-struct Report: Sendable, Codable {
-    var git: String
+package struct Report: Sendable, Codable {
+    package var git: String
     /// "debug" or "release": a debug report's figures say nothing about Silo's speed.
-    var build: String
-    var date: String
-    var quick: Bool
+    package var build: String
+    package var date: String
+    package var quick: Bool
     /// "full", "quick" or "smoke" (absent from reports before `smoke` existed).
-    var scale: String?
-    var rounds: Int
-    var machine: Machine
+    package var scale: String?
+    package var rounds: Int
+    package var machine: Machine
     /// Nil only when calibration did not run; then no figure has a limit or ratio.
-    var calibration: Calibration?
-    var figures: [Figure]
+    package var calibration: Calibration?
+    package var figures: [Figure]
     /// The S3 endpoints measured: Silo's throwaway clusters and any `--target` / `--compare` peers.
-    var systems: [SystemEntry]?
+    package var systems: [SystemEntry]?
     /// Peak resident memory of the gateways and nodes, per workload.
-    var memory: [MemoryPeak]?
+    package var memory: [MemoryPeak]?
     /// What the run left out, and why.
-    var notes: [String]?
+    package var notes: [String]?
     /// The SVG charts written beside the report, as file names in the results directory.
-    var charts: [String]?
+    package var charts: [String]?
     /// Wall time of the whole run, cluster start-up included.
-    var durationSeconds: Double?
+    package var durationSeconds: Double?
 
-    struct SystemEntry: Sendable, Codable {
-        var label: String
-        var endpoint: String
-        var silo: Bool
-        var replicas: Int?
-        var chunkBytes: Int?
+    package init(git: String, build: String, date: String, quick: Bool, scale: String?, rounds: Int,
+                 machine: Machine, calibration: Calibration?, figures: [Figure], systems: [SystemEntry]? = nil,
+                 memory: [MemoryPeak]? = nil, notes: [String]? = nil, charts: [String]? = nil,
+                 durationSeconds: Double? = nil) {
+        self.git = git
+        self.build = build
+        self.date = date
+        self.quick = quick
+        self.scale = scale
+        self.rounds = rounds
+        self.machine = machine
+        self.calibration = calibration
+        self.figures = figures
+        self.systems = systems
+        self.memory = memory
+        self.notes = notes
+        self.charts = charts
+        self.durationSeconds = durationSeconds
+    }
+
+    package struct SystemEntry: Sendable, Codable {
+        package var label: String
+        package var endpoint: String
+        package var silo: Bool
+        package var replicas: Int?
+        package var chunkBytes: Int?
+
+        package init(label: String, endpoint: String, silo: Bool, replicas: Int?, chunkBytes: Int?) {
+            self.label = label
+            self.endpoint = endpoint
+            self.silo = silo
+            self.replicas = replicas
+            self.chunkBytes = chunkBytes
+        }
 
         enum CodingKeys: String, CodingKey {
             case label, endpoint, silo, replicas
@@ -45,55 +73,62 @@ struct Report: Sendable, Codable {
     }
 
     /// What every figure repeats about how it was measured, so that one figure read alone says it.
-    struct RunFacts: Sendable {
-        var build: String
-        var git: String
-        var kernel: String
-        var cpuCount: Int
+    package struct RunFacts: Sendable {
+        package var build: String
+        package var git: String
+        package var kernel: String
+        package var cpuCount: Int
+
+        package init(build: String, git: String, kernel: String, cpuCount: Int) {
+            self.build = build
+            self.git = git
+            self.kernel = kernel
+            self.cpuCount = cpuCount
+        }
     }
 
     /// One figure: the median of its counted rounds, beside the stated target, Silo's goal, and the
     /// machine limit measured in the same run.
-    struct Figure: Sendable, Codable {
-        var name: String
-        var value: Double
-        var unit: String
-        var target: Double?
-        var goal: Double?
-        var better: Better
+    package struct Figure: Sendable, Codable {
+        package var name: String
+        package var value: Double
+        package var unit: String
+        package var target: Double?
+        package var goal: Double?
+        package var better: Better
         /// The calibration figures that bound this one; `limit` is the smallest of them.
-        var limitedBy: [String]
-        var limit: Double?
+        package var limitedBy: [String]
+        package var limit: Double?
         /// value / limit: the share of what the machine allows that Silo reaches.
-        var limitRatio: Double?
+        package var limitRatio: Double?
         /// The best round / limit: what `bench --check` compares. A neighbour's burst of CPU slows some
         /// rounds of a run; a regression slows every round, the best one included.
-        var limitRatioBest: Double?
+        package var limitRatioBest: Double?
         /// Whether the stated target is met; nil without a target.
-        var pass: Bool?
-        var goalMet: Bool?
-        var min: Double
-        var max: Double
-        var samples: [Double]
+        package var pass: Bool?
+        package var goalMet: Bool?
+        package var min: Double
+        package var max: Double
+        package var samples: [Double]
         /// The replication factor and chunk size of the cluster, for the figures that depend on them
         /// (end to end through a gateway); absent from the others, and from reports before they existed.
-        var replicas: Int?
-        var chunkBytes: Int?
+        package var replicas: Int?
+        package var chunkBytes: Int?
         /// The workload that measured it, and `silo` or the peer it was measured on.
-        var workload: String?
-        var system: String?
+        package var workload: String?
+        package var system: String?
         /// Object (or chunk) size and concurrent clients or streams; null where they do not apply.
-        var objectBytes: Int?
-        var concurrency: Int?
-        var build: String?
-        var git: String?
-        var kernel: String?
-        var cpuCount: Int?
+        package var objectBytes: Int?
+        package var concurrency: Int?
+        package var build: String?
+        package var git: String?
+        package var kernel: String?
+        package var cpuCount: Int?
         /// Whether `bench --check` holds this figure's limit ratio against a baseline's.
-        var gated: Bool?
+        package var gated: Bool?
         /// On a peer's figure: Silo's value of the same figure divided by the peer's (the Silo cluster at
         /// `--replicas`, or R=1 for the e2e figures measured at both).
-        var siloRatio: Double?
+        package var siloRatio: Double?
 
         enum CodingKeys: String, CodingKey {
             case name, value, unit, target, goal, better, limit, pass, min, max, samples, replicas
@@ -104,15 +139,15 @@ struct Report: Sendable, Codable {
             case objectBytes = "object_bytes", cpuCount = "cpu_count", siloRatio = "silo_ratio"
         }
 
-        var isSilo: Bool { system == nil || system == S3System.siloLabel }
+        package var isSilo: Bool { system == nil || system == S3System.siloLabel }
 
         /// Tells the figures of one report apart: name, cluster and system.
-        var key: String {
+        package var key: String {
             name + (replicas.map { "@R\($0)" } ?? "") + (isSilo ? "" : "#" + (system ?? ""))
         }
 
         // By hand so that absent values are null, not missing.
-        func encode(to encoder: any Encoder) throws {
+        package func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(name, forKey: .name)
             try container.encode(value, forKey: .value)
@@ -143,7 +178,7 @@ struct Report: Sendable, Codable {
             try container.encodeIfPresent(siloRatio, forKey: .siloRatio)
         }
 
-        init(_ measured: MeasuredFigure, workload: String, calibration: Calibration?, facts: RunFacts) {
+        package init(_ measured: MeasuredFigure, workload: String, calibration: Calibration?, facts: RunFacts) {
             let spec = measured.spec
             let value = Format.rounded(measured.median)
             name = spec.name
@@ -190,7 +225,7 @@ struct Report: Sendable, Codable {
 
     /// Fills every peer figure's `siloRatio` from the Silo figure of the same name: at `replicas` when
     /// Silo measured it there, else at the smallest replication factor it was measured at.
-    mutating func compareWithSilo(replicas: Int) {
+    package mutating func compareWithSilo(replicas: Int) {
         let silo = Dictionary(grouping: figures.filter(\.isSilo), by: \.name)
         for index in figures.indices where !figures[index].isSilo {
             let candidates = silo[figures[index].name] ?? []
@@ -201,7 +236,7 @@ struct Report: Sendable, Codable {
         }
     }
 
-    func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(git, forKey: .git)
         try container.encode(build, forKey: .build)
@@ -220,7 +255,7 @@ struct Report: Sendable, Codable {
     }
 
     /// Reads a report written by `write(to:)` (a baseline).
-    static func read(_ path: String) throws -> Report {
+    package static func read(_ path: String) throws -> Report {
         guard let data = FileManager.default.contents(atPath: path) else { throw BenchError("cannot read \(path)") }
         do {
             return try JSONDecoder().decode(Report.self, from: data)
@@ -230,7 +265,7 @@ struct Report: Sendable, Codable {
     }
 
     /// The JSON as `latest.json` holds it.
-    func json() throws -> Data {
+    package func json() throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         var json = try encoder.encode(self)
@@ -240,7 +275,7 @@ struct Report: Sendable, Codable {
 
     /// Writes `latest.json` and `latest.md` into `directory`, each through a temporary file and a rename
     /// so a reader never sees half a report.
-    func write(to directory: String) throws {
+    package func write(to directory: String) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try Self.replace(directory + "/latest.json", with: try json())
         try Self.replace(directory + "/latest.md", with: Data(ReportTable(self).markdown().utf8))

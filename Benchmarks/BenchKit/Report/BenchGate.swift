@@ -7,27 +7,33 @@
 /// figure fails when that ratio falls more than `tolerance` below the baseline's (above never fails). Only figures the baseline marks
 /// `gated` count (`FigureSpec.gated`: throughput figures with a limit whose spread is small); a gated
 /// figure the baseline has and this run's workloads should have produced, but did not, fails too.
-struct BenchGate {
+package struct BenchGate {
     /// Chosen from repeated quick runs on this 2-core VM under other engineers' builds and tests, where the
     /// gated figures' best-round ratios fell at most 37 % below the highest seen (README, "The bench gate").
-    static let defaultTolerance = "50%"
+    package static let defaultTolerance = "50%"
 
-    let baseline: Report
+    package let baseline: Report
     /// 0.15 for 15 %.
-    let tolerance: Double
+    package let tolerance: Double
 
-    struct Verdict {
-        let key: String
-        let baselineRatio: Double
-        let ratio: Double?
+    package init(baseline: Report, tolerance: Double) {
+        self.baseline = baseline
+        self.tolerance = tolerance
+    }
 
-        let failed: Bool
+    package struct Verdict: Sendable {
+        package let key: String
+        package let baselineRatio: Double
+        /// nil: the figure is missing from this run, or has no ratio.
+        package let ratio: Double?
+
+        package let failed: Bool
         /// ratio / baselineRatio - 1.
-        var change: Double? { ratio.map { $0 / baselineRatio - 1 } }
+        package var change: Double? { ratio.map { $0 / baselineRatio - 1 } }
     }
 
     /// Parses `15%` or `15` (percent).
-    static func parseTolerance(_ text: String) throws -> Double {
+    package static func parseTolerance(_ text: String) throws -> Double {
         let digits = text.hasSuffix("%") ? String(text.dropLast()) : text
         guard let percent = Double(digits), percent >= 0, percent < 100 else {
             throw BenchError("--tolerance: expected a percentage such as 15%, got \(text)")
@@ -36,7 +42,7 @@ struct BenchGate {
     }
 
     /// Refuses a comparison that would mean nothing: a baseline of another scale or from a debug build.
-    func validate(against report: Report) throws {
+    package func validate(against report: Report) throws {
         guard baseline.build == "release" else {
             throw BenchError("the baseline was measured by a \(baseline.build) build; regenerate it from release")
         }
@@ -48,7 +54,7 @@ struct BenchGate {
         }
     }
 
-    func verdicts(_ report: Report) -> [Verdict] {
+    package func verdicts(_ report: Report) -> [Verdict] {
         let current = Dictionary(report.figures.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
         let workloadsRun = Set(report.figures.compactMap(\.workload))
         return baseline.figures.compactMap { figure -> Verdict? in
@@ -69,7 +75,7 @@ struct BenchGate {
     }
 
     /// The verdicts as aligned text, failures named.
-    static func text(_ verdicts: [Verdict], tolerance: Double, baselinePath: String) -> String {
+    package static func text(_ verdicts: [Verdict], tolerance: Double, baselinePath: String) -> String {
         var rows = [["gated figure", "baseline best/limit", "now best/limit", "change", "verdict"]]
         for verdict in verdicts {
             rows.append([verdict.key, Format.ratio(verdict.baselineRatio), verdict.ratio.map(Format.ratio) ?? "missing",

@@ -218,7 +218,7 @@ struct E2ERun: Sendable {
                         throw BenchError("HEAD: Content-Length \(head.contentLength), uploaded \(objectBytes)")
                     }
                 }
-                recorder.record(specs.headP99, S3Load.percentile(heads.milliseconds, 0.99), in: round)
+                recorder.record(specs.headP99, Statistics.percentile(heads.milliseconds, 0.99), in: round)
 
                 // Each client walks the prefix page by page, starting over at the end.
                 let tokens = TokenBox(count: clients.count)
@@ -232,7 +232,7 @@ struct E2ERun: Sendable {
                     }
                     tokens.put(page.isTruncated ? page.nextContinuationToken : nil, at: index)
                 }
-                recorder.record(specs.listP99, S3Load.percentile(lists.milliseconds, 0.99), in: round)
+                recorder.record(specs.listP99, Statistics.percentile(lists.milliseconds, 0.99), in: round)
             },
             tearDown: { system, clients in
                 if !system.isSilo {

@@ -6,13 +6,13 @@ import Glibc
 
 /// Where the package lives: found by walking up from the executable to a directory with a Package.swift,
 /// so the bench works from any current directory.
-enum PackageRoot {
-    static var executablePath: String {
+package enum PackageRoot {
+    package static var executablePath: String {
         (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
             ?? URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.path
     }
 
-    static func find() -> String? {
+    package static func find() -> String? {
         var directory = URL(fileURLWithPath: executablePath).deletingLastPathComponent()
         while directory.path != "/" {
             if FileManager.default.fileExists(atPath: directory.appendingPathComponent("Package.swift").path) {
@@ -26,13 +26,13 @@ enum PackageRoot {
 
 /// The documented command always measures release code: a debug bench builds the release configuration
 /// of itself and of `silo`, then replaces itself (execv) with the release executable, same arguments.
-enum ReleaseReexec {
+package enum ReleaseReexec {
     /// Set in the environment of the re-executed bench, so that it can never loop.
     static let environmentKey = "SILO_BENCH_REEXECUTED"
 
-    static var alreadyReexecuted: Bool { ProcessInfo.processInfo.environment[environmentKey] != nil }
+    package static var alreadyReexecuted: Bool { ProcessInfo.processInfo.environment[environmentKey] != nil }
 
-    static func buildAndExec(packageRoot: String) throws -> Never {
+    package static func buildAndExec(packageRoot: String) throws -> Never {
         Progress.line("""
 
             ================================================================================

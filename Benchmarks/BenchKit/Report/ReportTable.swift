@@ -1,10 +1,10 @@
 /// The report as plain aligned text (the terminal) and as Markdown (`results/latest.md`).
-struct ReportTable {
+package struct ReportTable {
     let report: Report
 
-    init(_ report: Report) { self.report = report }
+    package init(_ report: Report) { self.report = report }
 
-    static let debugWarning = """
+    package static let debugWarning = """
         !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
         !!  DEBUG BUILD: these figures say nothing about Silo's speed.               !!
         !!  Measure with `swift run -c release bench` (or plain `swift run bench`,   !!
@@ -93,7 +93,7 @@ struct ReportTable {
     }
 
     /// Aligned columns: names left, numbers right.
-    func text() -> String {
+    package func text() -> String {
         var out = ""
         if report.build == "debug" { out += Self.debugWarning + "\n\n" }
         out += summaryLines.joined(separator: "\n") + "\n\n"
@@ -113,7 +113,7 @@ struct ReportTable {
         return out
     }
 
-    func markdown() -> String {
+    package func markdown() -> String {
         var out = "# Bench results\n\n"
         if report.build == "debug" {
             out += "> **DEBUG BUILD: these figures say nothing about Silo's speed.**\n\n"

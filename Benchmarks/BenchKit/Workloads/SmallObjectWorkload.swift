@@ -105,9 +105,9 @@ struct SmallObjectWorkload: S3Workload {
         func record(_ operation: Operation, _ result: (milliseconds: [Double], wall: Duration)) {
             let specs = Specs(operation, clients: clients, on: system)
             recorder.record(specs.rate, Double(keys.count) / result.wall.seconds, in: round)
-            recorder.record(specs.p50, S3Load.percentile(result.milliseconds, 0.50), in: round)
-            recorder.record(specs.p90, S3Load.percentile(result.milliseconds, 0.90), in: round)
-            recorder.record(specs.p99, S3Load.percentile(result.milliseconds, 0.99), in: round)
+            recorder.record(specs.p50, Statistics.percentile(result.milliseconds, 0.50), in: round)
+            recorder.record(specs.p90, Statistics.percentile(result.milliseconds, 0.90), in: round)
+            recorder.record(specs.p99, Statistics.percentile(result.milliseconds, 0.99), in: round)
         }
 
         record(.put, try await S3Load.spread(keys, over: connections) { client, key in
@@ -125,8 +125,8 @@ struct SmallObjectWorkload: S3Workload {
         })
         let getSpecs = Specs(.get, clients: clients, on: system)
         let ttfb = firstBytes.values
-        recorder.record(getSpecs.ttfbP50!, S3Load.percentile(ttfb, 0.50), in: round)
-        recorder.record(getSpecs.ttfbP99!, S3Load.percentile(ttfb, 0.99), in: round)
+        recorder.record(getSpecs.ttfbP50!, Statistics.percentile(ttfb, 0.50), in: round)
+        recorder.record(getSpecs.ttfbP99!, Statistics.percentile(ttfb, 0.99), in: round)
 
         record(.head, try await S3Load.spread(keys, over: connections) { client, key in
             let head = try await client.headObject(bucket: bucket, key: key)

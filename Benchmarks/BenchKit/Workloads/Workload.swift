@@ -27,17 +27,17 @@ protocol S3Workload: Sendable {
     func run(_ context: WorkloadContext, systems: [S3System]) async throws -> [MeasuredFigure]
 }
 
-enum Workloads {
+package enum Workloads {
     static let all: [any Workload.Type] = [ChunkWorkload.self, MetadataWorkload.self]
     static let s3: [any S3Workload.Type] = [E2EWorkload.self, SmallObjectWorkload.self, ScalingWorkload.self]
 
     /// Every workload name in run order, calibration excluded.
-    static var names: [String] { all.map { $0.name } + s3.map { $0.name } }
+    package static var names: [String] { all.map { $0.name } + s3.map { $0.name } }
 }
 
 /// How big a run is: `full` for the figures, `quick` for CI's gate (under three minutes), `smoke` for the
 /// tests of the bench itself (seconds; the figures mean nothing).
-enum RunScale: String, Sendable, Codable {
+package enum RunScale: String, Sendable, Codable {
     case full, quick, smoke
 }
 
@@ -74,28 +74,28 @@ struct WorkloadOutcome: Sendable {
 }
 
 /// A machine limit measured by calibration, named as in the JSON.
-enum CalibrationFigure: String, Sendable, Codable, CaseIterable {
+package enum CalibrationFigure: String, Sendable, Codable, CaseIterable {
     case memcpy = "memcpy_MBps"
     case loopbackTCP = "loopback_tcp_MBps"
     case diskWrite = "disk_write_MBps"
     case diskRead = "disk_read_MBps"
 }
 
-enum FigureUnit: String, Sendable, Codable {
+package enum FigureUnit: String, Sendable, Codable {
     case megabytesPerSecond = "MB/s"
     case milliseconds = "ms"
     case operationsPerSecond = "ops/s"
 }
 
 /// Whether a larger value is better (throughput) or a smaller one (latency): decides pass/fail.
-enum Better: String, Sendable, Codable {
+package enum Better: String, Sendable, Codable {
     case higher
     case lower
 }
 
 /// A figure as stated before measuring: its name, the target of the system Silo replaces, Silo's own
 /// goal, and the machine limits that bound it (the smallest of them is the figure's limit).
-struct FigureSpec: Sendable {
+package struct FigureSpec: Sendable {
     let name: String
     let unit: FigureUnit
     let target: Double?
@@ -113,6 +113,24 @@ struct FigureSpec: Sendable {
     /// Whether `bench --check` holds this figure's limit ratio against the baseline's: only figures with a
     /// machine limit whose ratio varies little from run to run (README, "The bench gate").
     var gated = false
+
+    package init(name: String, unit: FigureUnit, target: Double?, goal: Double? = nil, better: Better,
+                 limitedBy: [CalibrationFigure], replicas: Int? = nil, chunkBytes: Int? = nil,
+                 system: String = S3System.siloLabel, objectBytes: Int? = nil, concurrency: Int? = nil,
+                 gated: Bool = false) {
+        self.name = name
+        self.unit = unit
+        self.target = target
+        self.goal = goal
+        self.better = better
+        self.limitedBy = limitedBy
+        self.replicas = replicas
+        self.chunkBytes = chunkBytes
+        self.system = system
+        self.objectBytes = objectBytes
+        self.concurrency = concurrency
+        self.gated = gated
+    }
 
     /// Tells figures of one name measured on differently configured clusters or other systems apart.
     var key: String {
@@ -137,7 +155,7 @@ struct FigureSpec: Sendable {
         return spec
     }
 
-    func sized(objectBytes: Int?, concurrency: Int?) -> FigureSpec {
+    package func sized(objectBytes: Int?, concurrency: Int?) -> FigureSpec {
         var spec = self
         spec.objectBytes = objectBytes
         spec.concurrency = concurrency
@@ -151,17 +169,19 @@ struct FigureSpec: Sendable {
 }
 
 /// The counted rounds of one figure.
-struct MeasuredFigure: Sendable {
-    let spec: FigureSpec
-    let samples: [Double]
+package struct MeasuredFigure: Sendable {
+    package let spec: FigureSpec
+    package let samples: [Double]
 
-    var median: Double {
-        let sorted = samples.sorted()
-        let middle = sorted.count / 2
-        return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+    package init(spec: FigureSpec, samples: [Double]) {
+        precondition(!samples.isEmpty, "a figure has at least one counted round")
+        self.spec = spec
+        self.samples = samples
     }
-    var minimum: Double { samples.min()! }
-    var maximum: Double { samples.max()! }
+
+    package var median: Double { Statistics.median(samples) }
+    package var minimum: Double { samples.min()! }
+    package var maximum: Double { samples.max()! }
 }
 
 /// One round of a measurement: number 0 is the warm-up, which is reported live but not counted.

@@ -33,9 +33,3 @@ enum Subprocess {
         return process.terminationStatus
     }
 }
-
-/// An operating error of the bench itself (a node that will not start, a build that fails, a socket error).
-struct BenchError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}

@@ -2,7 +2,7 @@ import Foundation
 
 /// One S3 endpoint the S3 workloads measure: one of Silo's throwaway clusters, or another store named with
 /// `--target` or `--compare`. Every figure carries the label of the system it was measured on.
-struct S3System: Sendable {
+package struct S3System: Sendable {
     /// The label of Silo's own clusters (their replication factor tells them apart).
     static let siloLabel = "silo"
 
@@ -24,7 +24,7 @@ struct S3System: Sendable {
 
     /// Parses `[label=]http://[access-key:secret-key@]host:port`, as `--target` and `--compare` take it. The
     /// keys default to `credentials` (`--access-key`, `--secret-key`); the label to `host:port`.
-    static func peer(_ argument: String, credentials: S3Credentials?) throws -> S3System {
+    package static func peer(_ argument: String, credentials: S3Credentials?) throws -> S3System {
         var rest = Substring(argument)
         var label: String?
         if let equals = rest.firstIndex(of: "="), !rest[..<equals].contains("/") {
@@ -163,11 +163,5 @@ enum S3Load {
             return try await group.reduce(into: [Double]()) { $0 += $1 }
         }
         return (milliseconds, clock.now - start)
-    }
-
-    /// The `fraction` quantile (0.99 for p99) of `samples`, nearest rank.
-    static func percentile(_ samples: [Double], _ fraction: Double) -> Double {
-        let sorted = samples.sorted()
-        return sorted[min(sorted.count - 1, Int(Double(sorted.count) * fraction))]
     }
 }

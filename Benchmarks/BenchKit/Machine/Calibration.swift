@@ -9,15 +9,25 @@ import Glibc
 
 /// The machine's own limits, measured in the same run as the figures so that ratios hold on a shared
 /// machine whose absolute numbers drift.
-struct Calibration: Sendable, Codable {
-    var memcpyMBps: Double
-    var loopbackTCPMBps: Double
-    var diskWriteMBps: Double
-    var diskReadMBps: Double
+package struct Calibration: Sendable, Codable {
+    package var memcpyMBps: Double
+    package var loopbackTCPMBps: Double
+    package var diskWriteMBps: Double
+    package var diskReadMBps: Double
     /// The SiloIO backend the disk figures went through ("io_uring" or "threadpool").
-    var diskIOBackend: String
+    package var diskIOBackend: String
     /// Every counted sample, by figure name; the figures above are their medians.
-    var samples: [String: [Double]]
+    package var samples: [String: [Double]]
+
+    package init(memcpyMBps: Double, loopbackTCPMBps: Double, diskWriteMBps: Double, diskReadMBps: Double,
+                 diskIOBackend: String, samples: [String: [Double]]) {
+        self.memcpyMBps = memcpyMBps
+        self.loopbackTCPMBps = loopbackTCPMBps
+        self.diskWriteMBps = diskWriteMBps
+        self.diskReadMBps = diskReadMBps
+        self.diskIOBackend = diskIOBackend
+        self.samples = samples
+    }
 
     enum CodingKeys: String, CodingKey {
         case memcpyMBps = "memcpy_MBps"
@@ -28,7 +38,7 @@ struct Calibration: Sendable, Codable {
         case samples
     }
 
-    func value(_ figure: CalibrationFigure) -> Double {
+    package func value(_ figure: CalibrationFigure) -> Double {
         switch figure {
         case .memcpy: memcpyMBps
         case .loopbackTCP: loopbackTCPMBps

@@ -6,17 +6,29 @@ import Glibc
 #endif
 
 /// What the figures were measured on. A report is only comparable with another from the same machine.
-struct Machine: Sendable, Codable {
-    var cpuCount: Int
-    var cpuModel: String
-    var memoryBytes: UInt64
-    var kernel: String
-    var hostname: String
+package struct Machine: Sendable, Codable {
+    package var cpuCount: Int
+    package var cpuModel: String
+    package var memoryBytes: UInt64
+    package var kernel: String
+    package var hostname: String
     /// The backend the node reported in HealthCheck ("io_uring" or "threadpool"); nil when no node ran.
-    var ioBackend: String?
+    package var ioBackend: String?
     /// Whether the node's io_uring buffers are registered; nil when no node ran.
-    var registeredBuffers: Bool?
-    var crc32cHardware: Bool
+    package var registeredBuffers: Bool?
+    package var crc32cHardware: Bool
+
+    package init(cpuCount: Int, cpuModel: String, memoryBytes: UInt64, kernel: String, hostname: String,
+                 ioBackend: String?, registeredBuffers: Bool?, crc32cHardware: Bool) {
+        self.cpuCount = cpuCount
+        self.cpuModel = cpuModel
+        self.memoryBytes = memoryBytes
+        self.kernel = kernel
+        self.hostname = hostname
+        self.ioBackend = ioBackend
+        self.registeredBuffers = registeredBuffers
+        self.crc32cHardware = crc32cHardware
+    }
 
     enum CodingKeys: String, CodingKey {
         case cpuCount = "cpu_count", cpuModel = "cpu_model", memoryBytes = "memory_bytes", kernel, hostname
@@ -24,7 +36,7 @@ struct Machine: Sendable, Codable {
     }
 
     // Written by hand so that absent facts appear as null rather than vanish: readers see a stable shape.
-    func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(cpuCount, forKey: .cpuCount)
         try container.encode(cpuModel, forKey: .cpuModel)
@@ -68,8 +80,8 @@ struct Machine: Sendable, Codable {
 }
 
 /// The code that was measured.
-enum BuildInfo {
-    static var configuration: String {
+package enum BuildInfo {
+    package static var configuration: String {
         #if DEBUG
         return "debug"
         #else
@@ -77,7 +89,7 @@ enum BuildInfo {
         #endif
     }
 
-    static var isDebug: Bool { configuration == "debug" }
+    package static var isDebug: Bool { configuration == "debug" }
 
     /// HEAD's commit, with "-dirty" when tracked or untracked files differ from it (untracked sources are
     /// compiled too); `results/` is left out, or every run would dirty the next. "unknown" outside git.

@@ -45,13 +45,20 @@ enum ProcessMemory {
 }
 
 /// One process's peak resident memory during one workload.
-struct MemoryPeak: Sendable, Codable {
-    var workload: String
+package struct MemoryPeak: Sendable, Codable {
+    package var workload: String
     /// `silo R=2` for a cluster's processes, `silo` for the chunk workload's lone node.
-    var system: String
+    package var system: String
     /// `gateway`, `node-3`, `node`.
-    var process: String
-    var peakRSSBytes: Int
+    package var process: String
+    package var peakRSSBytes: Int
+
+    package init(workload: String, system: String, process: String, peakRSSBytes: Int) {
+        self.workload = workload
+        self.system = system
+        self.process = process
+        self.peakRSSBytes = peakRSSBytes
+    }
 
     enum CodingKeys: String, CodingKey {
         case workload, system, process
