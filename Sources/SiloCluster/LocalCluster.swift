@@ -177,7 +177,7 @@ public final class LocalCluster: Sendable {
 
     /// Starts every node, then waits until each one accepts connections.
     private func startNodes(_ configuration: LocalClusterConfiguration) throws -> [ClusterNode] {
-        let executable = configuration.executable ?? ProcessControl.ownExecutable()
+        let executable = siloExecutable(configuration)
         var nodes: [ClusterNode] = []
         for (index, port) in configuration.nodePorts.enumerated() {
             let number = index + 1
@@ -225,7 +225,7 @@ public final class LocalCluster: Sendable {
     }
 
     private func startGateway(_ configuration: LocalClusterConfiguration, databaseURL: String) throws {
-        let executable = configuration.executable ?? ProcessControl.ownExecutable()
+        let executable = siloExecutable(configuration)
         let process = ClusterProcess.gateway(in: layout)
         let address = hostPort(configuration.host, configuration.gatewayPort)
         let command = [
@@ -260,6 +260,14 @@ public final class LocalCluster: Sendable {
             }
             ProcessControl.sleep(for: .milliseconds(200))
         }
+    }
+
+    /// The `silo` the nodes and the gateway run, as an absolute path: they start in the cluster's directory,
+    /// where a path relative to ours would name nothing.
+    private func siloExecutable(_ configuration: LocalClusterConfiguration) -> String {
+        guard let executable = configuration.executable else { return ProcessControl.ownExecutable() }
+        let base = URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true)
+        return URL(fileURLWithPath: executable, relativeTo: base).standardizedFileURL.path
     }
 
     /// Starts `command` detached with its output in the process's log and its pid in its pid file,

@@ -21,7 +21,8 @@ public struct LocalClusterConfiguration: Sendable {
     public var logLevel = "info"
     /// false: PostgreSQL and the nodes only (`--no-gateway`), for running a gateway by hand or in a debugger.
     public var startsGateway = true
-    /// The `silo` binary the nodes and the gateway run; nil is the running executable.
+    /// The `silo` binary the nodes and the gateway run (a relative path is taken from the current
+    /// directory); nil is the running executable.
     public var executable: String?
 
     /// How long each node may take to listen (debug builds start slowly on a busy 2-core machine).
