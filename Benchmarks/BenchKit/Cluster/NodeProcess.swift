@@ -1,6 +1,7 @@
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import SiloCluster
 import SiloCore
 import SiloProto
 import SiloStorage
@@ -9,23 +10,26 @@ import SiloStorage
 import Glibc
 #endif
 
-/// A `silo node` child process on a free loopback port, its output in a log file beside its data.
-struct NodeProcess {
+/// A `silo node` child process on a free loopback port, its output in a log file beside its data. Started
+/// and stopped with SiloCluster's process helpers, as `silo cluster` starts its nodes.
+struct NodeProcess: Sendable {
     static let startTimeout = Duration.seconds(30)
     static let stopGrace = Duration.seconds(5)
     static let logTailLines = 40
 
-    let process: Process
+    let pid: pid_t
     let port: Int
     let logPath: String
 
     /// Starts a node, waits until HealthCheck answers, runs `body` with a client, and stops the node on
-    /// every path out. On failure the tail of the node's log goes to standard error.
+    /// every path out, an interrupt of the bench included. On failure the tail of the node's log goes to
+    /// standard error.
     static func withNode<Result: Sendable>(
         _ context: WorkloadContext,
         _ body: (NodeClient, NodeFacts) async throws -> Result
     ) async throws -> Result {
         let node = try start(context)
+        let teardown = InterruptTeardown.register { node.stopBlocking() }
         do {
             try await node.waitUntilAccepting()
             let transport = try ChunkStoreTransports.client(
@@ -38,11 +42,13 @@ struct NodeProcess {
                 return try await body(client, facts)
             }
             context.memory.record(workload: ChunkWorkload.name, system: S3System.siloLabel, process: "node",
-                                  pid: node.process.processIdentifier)
+                                  pid: node.pid)
             await node.stop()
+            InterruptTeardown.unregister(teardown)
             return result
         } catch {
             await node.stop()
+            InterruptTeardown.unregister(teardown)
             node.printLogTail()
             throw error
         }
@@ -58,34 +64,23 @@ struct NodeProcess {
         let dataPath = context.dataDirectory + "/node"
         let logPath = context.dataDirectory + "/node.log"
         try FileManager.default.createDirectory(atPath: dataPath, withIntermediateDirectories: true)
-        guard FileManager.default.createFile(atPath: logPath, contents: nil),
-              let log = FileHandle(forWritingAtPath: logPath) else {
-            throw BenchError("cannot create the node log \(logPath)")
-        }
-        defer { try? log.close() }
 
-        let port = try Sockets.freeLoopbackPort()
+        let port = try NetworkProbe.freePort()
         var arguments = ["node", "--data-dir", dataPath, "--listen", "127.0.0.1:\(port)", "--node-id", "bench-node"]
         if let backend = context.ioBackend { arguments += ["--io-backend", backend.rawValue] }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: context.nodeBinary)
-        process.arguments = arguments
-        process.standardOutput = log
-        process.standardError = log
-        process.standardInput = FileHandle.nullDevice
         Progress.line("starting \(context.nodeBinary) \(arguments.joined(separator: " "))")
-        try process.run()
-        return NodeProcess(process: process, port: port, logPath: logPath)
+        // In the bench's session: a Ctrl-C in its terminal reaches the node too.
+        let pid = try ChildProcess.spawn([context.nodeBinary] + arguments, .init(output: .file(logPath, append: false)))
+        return NodeProcess(pid: pid, port: port, logPath: logPath)
     }
 
     /// Waits until the port accepts connections. A plain connect loop rather than gRPC calls: a refused
     /// gRPC connection would put the client into reconnect back-off and delay the first real call.
     private func waitUntilAccepting() async throws {
         let deadline = ContinuousClock.now + Self.startTimeout
-        while !Sockets.isAccepting(port: port) {
-            guard process.isRunning else {
-                throw BenchError("the node exited with status \(process.terminationStatus) before listening; "
-                                 + "log: \(logPath)")
+        while !NetworkProbe.isAccepting(host: "127.0.0.1", port: port, timeout: .milliseconds(250)) {
+            if let status = try ChildProcess.exitStatus(of: pid) {
+                throw BenchError("the node exited with status \(status) before listening; log: \(logPath)")
             }
             guard ContinuousClock.now < deadline else {
                 throw BenchError("the node did not listen on 127.0.0.1:\(port) within \(Self.startTimeout); "
@@ -103,25 +98,20 @@ struct NodeProcess {
         return NodeFacts(ioBackend: health.ioBackend, registeredBuffers: health.registeredBuffers)
     }
 
-    /// SIGTERM, then SIGKILL if the node is still there after `stopGrace`.
+    /// SIGTERM, then SIGKILL if the node is still there after `stopGrace`; reaps it.
     func stop() async {
-        guard process.isRunning else { return }
-        let pid = process.processIdentifier
-        kill(pid, SIGTERM)
-        let deadline = ContinuousClock.now + Self.stopGrace
-        while process.isRunning, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-        if process.isRunning {
-            Progress.line("the node did not stop within \(Self.stopGrace) of SIGTERM; sending SIGKILL")
-            kill(pid, SIGKILL)
-            while process.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
+        _ = try? await DedicatedThread.run(name: "bench-node-stop") { stopBlocking() }
+    }
+
+    /// `stop` on the calling thread, which it blocks.
+    func stopBlocking() {
+        if !ProcessControl.terminate([pid], grace: Self.stopGrace).isEmpty {
+            Progress.line("the node did not stop within \(Self.stopGrace) of SIGTERM; sent SIGKILL")
         }
     }
 
     func printLogTail() {
-        guard let text = try? String(contentsOfFile: logPath, encoding: .utf8) else { return }
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).suffix(Self.logTailLines)
-        Progress.line("---- last lines of \(logPath) ----\n" + lines.joined(separator: "\n") + "\n----")
+        guard let tail = LogTail.lines(of: logPath, count: Self.logTailLines) else { return }
+        Progress.line("---- last lines of \(logPath) ----\n" + tail + "\n----")
     }
 }

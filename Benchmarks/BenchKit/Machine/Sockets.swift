@@ -2,8 +2,8 @@
 import Glibc
 #endif
 
-/// Blocking IPv4 loopback sockets, for the TCP calibration and for finding a free port for the node.
-/// Every call retries EINTR and throws `BenchError` with the errno.
+/// Blocking IPv4 loopback sockets for the TCP calibration (`LoopbackTCP`), which measures the kernel, not a
+/// framework. Every call retries EINTR and throws `BenchError` with the errno.
 enum Sockets {
     /// A listening socket on 127.0.0.1, on `port` or (0) a kernel-chosen one.
     static func listenLoopback(port: Int = 0) throws -> (descriptor: Int32, port: Int) {
@@ -27,31 +27,6 @@ enum Sockets {
         }
     }
 
-    /// A port on 127.0.0.1 that was free a moment ago: bound to port 0, read back, closed. Another process
-    /// could take it before the node binds it; on a bench machine that race is not worth more machinery.
-    static func freeLoopbackPort() throws -> Int {
-        let (descriptor, port) = try listenLoopback()
-        close(descriptor)
-        return port
-    }
-
-    /// The first of `count` consecutive ports on 127.0.0.1 that were all free a moment ago (same race as
-    /// `freeLoopbackPort`), for a cluster whose nodes take a base port and the ones after it. Searched
-    /// from random bases below the kernel's ephemeral range (32768 and up), where outgoing connections
-    /// do not land.
-    static func freeLoopbackPortRun(count: Int, attemptsMax: Int = 100) throws -> Int {
-        for _ in 0..<attemptsMax {
-            let base = Int.random(in: 20_000...(32_000 - count))
-            let free = (base..<base + count).allSatisfy { port in
-                guard let (descriptor, _) = try? listenLoopback(port: port) else { return false }
-                close(descriptor)
-                return true
-            }
-            if free { return base }
-        }
-        throw BenchError("no run of \(count) free loopback ports found in \(attemptsMax) attempts")
-    }
-
     /// A connected socket to 127.0.0.1:`port`.
     static func connectLoopback(port: Int) throws -> Int32 {
         let descriptor = try makeSocket()
@@ -69,13 +44,6 @@ enum Sockets {
             throw error
         }
         return descriptor
-    }
-
-    /// True when something accepts TCP connections on 127.0.0.1:`port`.
-    static func isAccepting(port: Int) -> Bool {
-        guard let descriptor = try? connectLoopback(port: port) else { return false }
-        close(descriptor)
-        return true
     }
 
     static func accept(_ listener: Int32) throws -> Int32 {
