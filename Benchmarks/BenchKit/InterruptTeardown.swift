@@ -13,7 +13,8 @@ import Glibc
 /// The signal handler only writes the signal number to a pipe (all it may do safely); a thread of its own
 /// reads it, runs every registered action, and exits with the conventional 128 + signal status. Handlers
 /// (not SIG_IGN) are installed on purpose: a handled disposition is reset to the default across exec, so
-/// the processes the bench starts (nodes, `silo cluster`) still die of Ctrl-C and SIGTERM as usual.
+/// the processes the bench starts (the chunk workload's node, PostgreSQL's tools) still die of Ctrl-C and
+/// SIGTERM as usual.
 /// The handlers are installed while at least one action is registered, and the defaults restored after.
 enum InterruptTeardown {
     static let signals: [Int32] = [SIGINT, SIGTERM, SIGHUP]
@@ -22,6 +23,8 @@ enum InterruptTeardown {
         var actions: [Int: @Sendable () -> Void] = [:]
         var nextID = 0
         var watcherStarted = false
+        /// Set once a signal arrived: the watcher is stopping everything and will end the process.
+        var interrupted = false
     }
 
     private static let state = Mutex(State())
@@ -61,11 +64,20 @@ enum InterruptTeardown {
     }
 
     static func unregister(_ id: Int) {
+        holdIfInterrupted()
         let last = state.withLock { state in
             state.actions[id] = nil
             return state.actions.isEmpty
         }
         if last { for signalNumber in signals { signal(signalNumber, SIG_DFL) } }
+    }
+
+    /// Blocks for good once an interrupt is being handled, for a caller about to clean up or report a
+    /// failure the interrupt caused: the watcher is stopping everything and ends the process with the
+    /// signal's status, which must not lose a race to the caller's own error and exit status.
+    static func holdIfInterrupted() {
+        guard state.withLock({ $0.interrupted }) else { return }
+        while true { pause() }
     }
 
     private static func startWatcherThread() {
@@ -75,6 +87,7 @@ enum InterruptTeardown {
             let signalNumber = Int32(byte)
             Progress.line("bench: interrupted by signal \(signalNumber): stopping what it started")
             let actions = state.withLock { state in
+                state.interrupted = true
                 defer { state.actions.removeAll() }
                 return state.actions.sorted { $0.key > $1.key }.map(\.value)
             }

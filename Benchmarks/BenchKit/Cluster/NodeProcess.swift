@@ -47,6 +47,7 @@ struct NodeProcess: Sendable {
             InterruptTeardown.unregister(teardown)
             return result
         } catch {
+            InterruptTeardown.holdIfInterrupted()
             await node.stop()
             InterruptTeardown.unregister(teardown)
             node.printLogTail()

@@ -47,6 +47,7 @@ package struct ThrowawayCluster: Sendable {
             InterruptTeardown.unregister(teardown)
             return result
         } catch {
+            InterruptTeardown.holdIfInterrupted()
             for name in ["gateway"] + (1...nodeCount).map({ "node-\($0)" }) {
                 let path = directory + "/logs/\(name).log"
                 if let tail = LogTail.lines(of: path, count: logTailLines) {
