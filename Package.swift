@@ -94,6 +94,7 @@ let package = Package(
         ]),
         .testTarget(name: "SiloMetadataTests", dependencies: ["SiloMetadata", "SiloCluster", "SiloCore", "SiloTestSupport"]),
         .testTarget(name: "SiloPlacementTests", dependencies: ["SiloPlacement", "SiloCore"]),
+        .testTarget(name: "BenchKitTests", dependencies: ["BenchKit"]),
         .testTarget(name: "SiloGatewayTests", dependencies: [
             "SiloGateway", "SiloCore", "SiloTestSupport", "SiloMetadata", "SiloCluster", "SiloStorage", "SiloIO",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
