@@ -21,8 +21,8 @@ struct Bench: AsyncParsableCommand {
             smallest machine limit it depends on, as a ratio, which holds on a machine whose speed drifts. \
             Every figure is the median of --rounds counted rounds after one uncounted warm-up.
 
-            The S3 workloads (e2e, small, scaling) run against throwaway Silo clusters the bench starts \
-            (`silo cluster up`, six nodes; e2e at R=1 and R=2, the others at --replicas), or with --target \
+            The S3 workloads (e2e, small, scaling) run against throwaway Silo clusters the bench starts as \
+            `silo cluster up` does (six nodes; e2e at R=1 and R=2, the others at --replicas), or with --target \
             against any S3 endpoint instead, or with --compare against Silo and each named endpoint in one \
             run, alternating rounds, with each figure's ratio Silo/peer.
 
