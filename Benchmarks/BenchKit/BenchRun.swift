@@ -180,7 +180,7 @@ package struct BenchRun: Sendable {
                     clusters in
                     // Start-up is not any workload's: every peak starts over once all clusters are up.
                     for cluster in clusters.values {
-                        for (_, pid) in ProcessMemory.clusterProcesses(cluster.directory) { ProcessMemory.resetPeak(pid) }
+                        for (_, pid) in cluster.processes { ProcessMemory.resetPeak(pid) }
                     }
                     var measured: [(String, [MeasuredFigure])] = []
                     for workload in s3 {
@@ -192,7 +192,7 @@ package struct BenchRun: Sendable {
                             if workload.siloReplicas(default: replicas).contains(clusterReplicas) {
                                 context.memory.recordCluster(cluster, workload: workload.name)
                             } else {
-                                for (_, pid) in ProcessMemory.clusterProcesses(cluster.directory) {
+                                for (_, pid) in cluster.processes {
                                     ProcessMemory.resetPeak(pid)
                                 }
                             }

@@ -47,6 +47,14 @@ extension LocalCluster {
         try await DedicatedThread.run(name: "silo-cluster") { try self.inspect(healthTimeout: healthTimeout) }
     }
 
+    /// The gateway and the nodes that run now, named as their logs and pid files are (`gateway`, `node-1` …),
+    /// each found through its pid file and checked against its arguments. Blocks briefly (reads /proc).
+    package func runningProcesses() -> [(name: String, pid: Int32)] {
+        let processes = [ClusterProcess.gateway(in: layout)]
+            + layout.nodeNumbersWithPIDFiles().map { ClusterProcess.node($0, in: layout) }
+        return processes.compactMap { process in process.running().map { (process.name, $0.pid) } }
+    }
+
     private func inspect(healthTimeout: Duration) throws -> ClusterStatus {
         let environment = ClusterEnvironment.read(layout.environmentFile)
         var components: [ClusterStatus.Component] = []

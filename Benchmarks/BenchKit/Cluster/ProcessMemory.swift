@@ -1,5 +1,4 @@
 import Foundation
-import SiloCluster
 import Synchronization
 
 #if canImport(Glibc)
@@ -29,18 +28,6 @@ enum ProcessMemory {
         guard descriptor >= 0 else { return false }
         defer { close(descriptor) }
         return write(descriptor, "5", 1) == 1
-    }
-
-    /// The pids of a cluster's gateway and nodes, named as `silo cluster` names them, from its pid files.
-    static func clusterProcesses(_ directory: String) -> [(name: String, pid: pid_t)] {
-        let layout = ClusterLayout(directory: directory)
-        let files = [("gateway", layout.gatewayPIDFile)]
-            + layout.nodeNumbersWithPIDFiles().map { ("node-\($0)", layout.nodePIDFile($0)) }
-        return files.compactMap { name, file in
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8),
-                  let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) else { return nil }
-            return (name, pid)
-        }
     }
 }
 
@@ -80,7 +67,7 @@ final class MemoryLog: Sendable {
     /// Records the peak of every gateway and node of `cluster` during `workload`, then starts their
     /// high-water marks over for the next workload.
     func recordCluster(_ cluster: ThrowawayCluster, workload: String) {
-        for (name, pid) in ProcessMemory.clusterProcesses(cluster.directory) {
+        for (name, pid) in cluster.processes {
             record(workload: workload, system: "silo R=\(cluster.replicas)", process: name, pid: pid)
             ProcessMemory.resetPeak(pid)
         }

@@ -21,6 +21,9 @@ package struct ThrowawayCluster: Sendable {
     let credentials: S3Credentials
     let chunkBytes: Int
 
+    /// The cluster's gateway and nodes while they run (`gateway`, `node-1` …), for their memory figures.
+    var processes: [(name: String, pid: pid_t)] { LocalCluster(directory: directory).runningProcesses() }
+
     /// Starts a cluster of `nodeCount` nodes at replication factor `replicas`, runs `body`, and stops and
     /// purges it whatever happens.
     static func withCluster<Result: Sendable>(
