@@ -1,15 +1,32 @@
 import BenchKit
+import Foundation
 
-/// A small fixed result set: one gated throughput figure with a machine limit and one latency figure
-/// without, measured on a machine whose limits are known.
+/// A small fixed result set: a report as `latest.json` and baselines hold it (machine, calibration, systems,
+/// memory), and figures measured from known samples on its calibration: one gated throughput figure with a
+/// machine limit, one latency figure without.
 enum ReportFixture {
-    static let calibration = Calibration(
-        memcpyMBps: 8000, loopbackTCPMBps: 3000, diskWriteMBps: 1500, diskReadMBps: 2000, diskIOBackend: "io_uring",
-        samples: ["memcpy_MBps": [8000], "loopback_tcp_MBps": [3000], "disk_write_MBps": [1500],
-                  "disk_read_MBps": [2000]])
-    static let machine = Machine(cpuCount: 2, cpuModel: "Test CPU", memoryBytes: 4 << 30, kernel: "6.1.0",
-                                 hostname: "bench-test", ioBackend: "io_uring", registeredBuffers: true,
-                                 crc32cHardware: true)
+    static let json = """
+        {
+          "build": "release", "date": "2025-01-02T03:04:05Z", "duration_s": 12.34, "git": "0123abc",
+          "quick": true, "scale": "quick", "rounds": 3, "notes": [], "charts": null, "figures": [],
+          "machine": {
+            "cpu_count": 2, "cpu_model": "Test CPU", "memory_bytes": 4294967296, "kernel": "6.1.0",
+            "hostname": "bench-test", "io_backend": "io_uring", "registered_buffers": true, "crc32c_hardware": true
+          },
+          "calibration": {
+            "memcpy_MBps": 8000, "loopback_tcp_MBps": 3000, "disk_write_MBps": 1500, "disk_read_MBps": 2000,
+            "disk_io_backend": "io_uring",
+            "samples": {"memcpy_MBps": [8000], "loopback_tcp_MBps": [3000], "disk_write_MBps": [1500],
+                        "disk_read_MBps": [2000]}
+          },
+          "systems": [
+            {"label": "silo", "endpoint": "http://127.0.0.1:8080", "silo": true, "replicas": 2, "chunk_bytes": 16777216}
+          ],
+          "memory": [{"workload": "chunk", "system": "silo", "process": "node", "peak_rss_bytes": 100663296}]
+        }
+        """
+
+    static let base = try! JSONDecoder().decode(Report.self, from: Data(json.utf8))
     static let facts = Report.RunFacts(build: "release", git: "0123abc", kernel: "6.1.0", cpuCount: 2)
 
     static let put = FigureSpec(name: "chunk.put.1stream", unit: .megabytesPerSecond, target: 200, goal: 1000,
@@ -26,20 +43,19 @@ enum ReportFixture {
         var facts = facts
         facts.build = build
         return Report.Figure(MeasuredFigure(spec: spec, samples: samples), workload: workload,
-                             calibration: calibration, facts: facts)
+                             calibration: base.calibration, facts: facts)
     }
 
-    /// put: median 1000 MB/s against a limit of 1500 (disk write, below loopback TCP); best round 1100.
+    /// By default put (median 1000 MB/s against a limit of 1500, disk write's; best round 1100) and headP99.
     static func report(build: String = "release", scale: String = "quick", figures: [Report.Figure]? = nil)
         -> Report
     {
-        Report(git: "0123abc", build: build, date: "2025-01-02T03:04:05Z", quick: scale == "quick", scale: scale,
-               rounds: 3, machine: machine, calibration: calibration,
-               figures: figures ?? [figure(put, [900, 1100, 1000], build: build),
-                                    figure(headP99, [4, 6.25, 5], workload: "e2e", build: build)],
-               systems: [Report.SystemEntry(label: "silo", endpoint: "http://127.0.0.1:8080", silo: true,
-                                            replicas: 2, chunkBytes: 16 << 20)],
-               memory: [MemoryPeak(workload: "chunk", system: "silo", process: "node", peakRSSBytes: 96 << 20)],
-               notes: [], durationSeconds: 12.34)
+        var report = base
+        report.build = build
+        report.scale = scale
+        report.quick = scale == "quick"
+        report.figures = figures ?? [figure(put, [900, 1100, 1000], build: build),
+                                     figure(headP99, [4, 6.25, 5], workload: "e2e", build: build)]
+        return report
     }
 }

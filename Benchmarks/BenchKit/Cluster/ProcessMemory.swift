@@ -40,13 +40,6 @@ package struct MemoryPeak: Sendable, Codable {
     package var process: String
     package var peakRSSBytes: Int
 
-    package init(workload: String, system: String, process: String, peakRSSBytes: Int) {
-        self.workload = workload
-        self.system = system
-        self.process = process
-        self.peakRSSBytes = peakRSSBytes
-    }
-
     enum CodingKeys: String, CodingKey {
         case workload, system, process
         case peakRSSBytes = "peak_rss_bytes"

@@ -19,16 +19,6 @@ package struct Calibration: Sendable, Codable {
     /// Every counted sample, by figure name; the figures above are their medians.
     package var samples: [String: [Double]]
 
-    package init(memcpyMBps: Double, loopbackTCPMBps: Double, diskWriteMBps: Double, diskReadMBps: Double,
-                 diskIOBackend: String, samples: [String: [Double]]) {
-        self.memcpyMBps = memcpyMBps
-        self.loopbackTCPMBps = loopbackTCPMBps
-        self.diskWriteMBps = diskWriteMBps
-        self.diskReadMBps = diskReadMBps
-        self.diskIOBackend = diskIOBackend
-        self.samples = samples
-    }
-
     enum CodingKeys: String, CodingKey {
         case memcpyMBps = "memcpy_MBps"
         case loopbackTCPMBps = "loopback_tcp_MBps"

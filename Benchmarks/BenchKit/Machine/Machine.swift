@@ -18,18 +18,6 @@ package struct Machine: Sendable, Codable {
     package var registeredBuffers: Bool?
     package var crc32cHardware: Bool
 
-    package init(cpuCount: Int, cpuModel: String, memoryBytes: UInt64, kernel: String, hostname: String,
-                 ioBackend: String?, registeredBuffers: Bool?, crc32cHardware: Bool) {
-        self.cpuCount = cpuCount
-        self.cpuModel = cpuModel
-        self.memoryBytes = memoryBytes
-        self.kernel = kernel
-        self.hostname = hostname
-        self.ioBackend = ioBackend
-        self.registeredBuffers = registeredBuffers
-        self.crc32cHardware = crc32cHardware
-    }
-
     enum CodingKeys: String, CodingKey {
         case cpuCount = "cpu_count", cpuModel = "cpu_model", memoryBytes = "memory_bytes", kernel, hostname
         case ioBackend = "io_backend", registeredBuffers = "registered_buffers", crc32cHardware = "crc32c_hardware"

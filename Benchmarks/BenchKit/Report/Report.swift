@@ -31,40 +31,12 @@ package struct Report: Sendable, Codable {
     /// Wall time of the whole run, cluster start-up included.
     package var durationSeconds: Double?
 
-    package init(git: String, build: String, date: String, quick: Bool, scale: String?, rounds: Int,
-                 machine: Machine, calibration: Calibration?, figures: [Figure], systems: [SystemEntry]? = nil,
-                 memory: [MemoryPeak]? = nil, notes: [String]? = nil, charts: [String]? = nil,
-                 durationSeconds: Double? = nil) {
-        self.git = git
-        self.build = build
-        self.date = date
-        self.quick = quick
-        self.scale = scale
-        self.rounds = rounds
-        self.machine = machine
-        self.calibration = calibration
-        self.figures = figures
-        self.systems = systems
-        self.memory = memory
-        self.notes = notes
-        self.charts = charts
-        self.durationSeconds = durationSeconds
-    }
-
     package struct SystemEntry: Sendable, Codable {
         package var label: String
         package var endpoint: String
         package var silo: Bool
         package var replicas: Int?
         package var chunkBytes: Int?
-
-        package init(label: String, endpoint: String, silo: Bool, replicas: Int?, chunkBytes: Int?) {
-            self.label = label
-            self.endpoint = endpoint
-            self.silo = silo
-            self.replicas = replicas
-            self.chunkBytes = chunkBytes
-        }
 
         enum CodingKeys: String, CodingKey {
             case label, endpoint, silo, replicas
