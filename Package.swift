@@ -59,7 +59,10 @@ let package = Package(
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ], exclude: ["FORMAT.md"]),
         .target(name: "SiloMetadata", dependencies: ["SiloCore", "CLibPQ"]),
-        .target(name: "SiloCluster", dependencies: ["SiloCore"]),
+        // Metadata and a node's HealthCheck too: `up` bootstraps the database and registers the nodes itself.
+        .target(name: "SiloCluster", dependencies: [
+            "SiloCore", "SiloMetadata", "SiloStorage", grpcCore, grpcHTTP2,
+        ]),
         .target(name: "SiloPlacement", dependencies: ["SiloCore"]),
         // The S3 protocol, pure: signing, aws-chunked payloads, checksums, XML, header formats, error codes.
         // No HTTP server, no node, no database.
@@ -85,16 +88,18 @@ let package = Package(
             "SiloCore", "SiloIO", "SiloStorage", "SiloMetadata", "SiloGateway", "SiloHTTP", "SiloCluster", "SiloPlacement",
             argumentParser, logging, grpcHTTP2, hummingbird,
         ]),
-        .executableTarget(name: "bench", dependencies: [
-            "SiloCore", "SiloIO", "SiloProto", "SiloStorage", grpcCore, grpcHTTP2, grpcProtobuf,
-            argumentParser, logging,
-            "SiloMetadata", "SiloCluster", "SiloGateway", "SiloS3", nioCore, nioPosix, nioHTTP1,
-            .product(name: "Crypto", package: "swift-crypto"),
-        ], path: "Benchmarks/bench"),
+        // The workbench: workloads, S3 client, report, gate in BenchKit; `bench` parses arguments only.
+        .target(name: "BenchKit", dependencies: [
+            "SiloCore", "SiloIO", "SiloProto", "SiloStorage", "SiloMetadata", "SiloCluster", "SiloS3",
+            grpcCore, grpcHTTP2, logging, nioCore, nioPosix, nioHTTP1,
+        ], path: "Benchmarks/BenchKit"),
+        .executableTarget(name: "bench", dependencies: ["BenchKit", "SiloIO", argumentParser, logging],
+                         path: "Benchmarks/bench"),
 
         .testTarget(name: "SiloCoreTests", dependencies: ["SiloCore"]),
         // Helpers shared by the test targets (a disk-backed scratch directory: O_DIRECT refuses tmpfs).
-        .target(name: "SiloTestSupport", dependencies: ["SiloS3"], path: "Tests/SiloTestSupport"),
+        .target(name: "SiloTestSupport", dependencies: ["SiloS3", "SiloCore", "SiloCluster", "SiloMetadata"],
+                path: "Tests/SiloTestSupport"),
         // The gateway's data path over real parts in one process (PostgreSQL, nodes), for the gateway's and
         // the HTTP edge's tests.
         .target(name: "SiloGatewayTestSupport", dependencies: [
@@ -111,6 +116,7 @@ let package = Package(
         .testTarget(name: "SiloS3Tests", dependencies: [
             "SiloS3", "SiloCore", "SiloTestSupport", .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        .testTarget(name: "BenchKitTests", dependencies: ["BenchKit"]),
         .testTarget(name: "SiloGatewayTests", dependencies: [
             "SiloGateway", "SiloS3", "SiloCore", "SiloTestSupport", "SiloGatewayTestSupport", "SiloMetadata",
             "SiloCluster", "SiloStorage", "SiloIO",

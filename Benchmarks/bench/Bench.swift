@@ -1,7 +1,6 @@
 import ArgumentParser
-import Foundation
+import BenchKit
 import Logging
-import SiloCore
 import SiloIO
 
 extension IOBackendChoice: ExpressibleByArgument {}
@@ -22,8 +21,8 @@ struct Bench: AsyncParsableCommand {
             smallest machine limit it depends on, as a ratio, which holds on a machine whose speed drifts. \
             Every figure is the median of --rounds counted rounds after one uncounted warm-up.
 
-            The S3 workloads (e2e, small, scaling) run against throwaway Silo clusters the bench starts \
-            (`silo cluster up`, six nodes; e2e at R=1 and R=2, the others at --replicas), or with --target \
+            The S3 workloads (e2e, small, scaling) run against throwaway Silo clusters the bench starts as \
+            `silo cluster up` does (six nodes; e2e at R=1 and R=2, the others at --replicas), or with --target \
             against any S3 endpoint instead, or with --compare against Silo and each named endpoint in one \
             run, alternating rounds, with each figure's ratio Silo/peer.
 
@@ -145,14 +144,9 @@ struct Bench: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let clock = ContinuousClock()
-        let started = clock.now
         ProcessTuning.tuneAllocator()
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
-        var logger = Logger(label: "bench")
-        logger.logLevel = .warning
         let packageRoot = PackageRoot.find()
-
         if BuildInfo.isDebug, !noReexec, !ReleaseReexec.alreadyReexecuted {
             guard let packageRoot else {
                 throw BenchError("cannot find Package.swift above \(PackageRoot.executablePath) to build release; "
@@ -160,151 +154,22 @@ struct Bench: AsyncParsableCommand {
             }
             try ReleaseReexec.buildAndExec(packageRoot: packageRoot)
         }
-        if BuildInfo.isDebug {
-            Progress.line(ReportTable.debugWarning)
-            if check != nil || writeBaseline != nil {
-                Progress.line("bench: a debug build refuses to gate or write a baseline: its figures say nothing "
-                              + "about Silo's speed. Run `swift run -c release bench`.")
-                throw ExitCode(2)
-            }
-        }
-
-        let names = workloads.isEmpty || workloads.contains("all") ? Workloads.names : workloads
-        let peers = try ((target.map { [$0] } ?? []) + compare).map { try S3System.peer($0, credentials: credentials) }
-        var local = Workloads.all.filter { names.contains($0.name) }
-        if target != nil, !local.isEmpty {
-            Progress.line("--target: \(local.map { $0.name }.joined(separator: " and ")) measure Silo's insides; "
-                          + "left out")
-            local = []
-        }
-        let s3 = Workloads.s3.filter { names.contains($0.name) }
-
-        let defaultNodeBinary = URL(fileURLWithPath: PackageRoot.executablePath)
-            .deletingLastPathComponent().appendingPathComponent("silo").path
-        let needsSilo = !local.isEmpty || (!s3.isEmpty && target == nil)
-        if needsSilo, nodeBinary == nil, !ReleaseReexec.alreadyReexecuted, let packageRoot {
-            try NodeBuild.ensureCurrent(packageRoot: packageRoot, nodeBinary: defaultNodeBinary)
-        }
-        let dataDirectory = try DataDirectory.prepare(requested: dataDir, packageRoot: packageRoot)
-        let resultsDirectory = resultsDir ?? (packageRoot ?? FileManager.default.currentDirectoryPath) + "/results"
-        // Read before measuring: a missing or bad baseline should not cost a whole run.
-        let gate = try check.map { BenchGate(baseline: try Report.read($0), tolerance: try BenchGate.parseTolerance(tolerance)) }
-
-        var report: Report
-        do {
-            report = try await measure(
-                local: local, s3: s3, peers: peers, in: dataDirectory, packageRoot: packageRoot,
-                nodeBinary: nodeBinary ?? defaultNodeBinary, logger: logger)
-        } catch {
-            Progress.workload(nil)
-            Progress.line("bench failed: \(error)\nthe data directory is kept for inspection: \(dataDirectory.path)")
-            throw ExitCode.failure
-        }
-        dataDirectory.cleanUp()
-        report.durationSeconds = (clock.now - started).seconds
-
-        try FileManager.default.createDirectory(atPath: resultsDirectory, withIntermediateDirectories: true)
-        report.charts = try ScalingCharts.write(report, to: resultsDirectory)
-        print(ReportTable(report).text(), terminator: "")
-        try report.write(to: resultsDirectory)
-        Progress.line("wrote \(resultsDirectory)/latest.json, latest.md"
-                      + (report.charts ?? []).map { ", " + $0 }.joined() + " in \(Int(report.durationSeconds ?? 0)) s")
-        if let writeBaseline {
-            try Report.replace(writeBaseline, with: try report.json())
-            Progress.line("wrote the baseline \(writeBaseline)")
-        }
-        if let gate, let check {
-            try gate.validate(against: report)
-            let verdicts = gate.verdicts(report)
-            print("\n" + BenchGate.text(verdicts, tolerance: gate.tolerance, baselinePath: check), terminator: "")
-            if verdicts.contains(where: \.failed) { throw ExitCode.failure }
-        }
-    }
-
-    private func measure(
-        local: [any Workload.Type], s3: [any S3Workload.Type], peers: [S3System], in dataDirectory: DataDirectory,
-        packageRoot: String?, nodeBinary: String, logger: Logger
-    ) async throws -> Report {
-        var machine = Machine.current()
-        let git = BuildInfo.gitRevision(packageRoot: packageRoot)
-        let facts = Report.RunFacts(build: BuildInfo.configuration, git: git, kernel: machine.kernel,
-                                    cpuCount: machine.cpuCount)
-        Progress.workload("calibrate")
-        let calibration = try await Calibrator(
-            quick: scale != .full, rounds: rounds, dataDirectory: dataDirectory.path, ioBackend: ioBackend ?? .auto,
-            logger: logger
-        ).run()
-        Progress.workload(nil)
-
-        var context = WorkloadContext(
-            scale: scale, rounds: rounds, dataDirectory: dataDirectory.path, nodeBinary: nodeBinary,
-            ioBackend: ioBackend, limits: Limits(), logger: logger, memory: MemoryLog())
-        context.replicas = replicas
-        var figures: [Report.Figure] = []
-        func add(_ measured: [MeasuredFigure], _ workload: String) {
-            figures += measured.map { Report.Figure($0, workload: workload, calibration: calibration, facts: facts) }
-        }
-        for workload in local {
-            Progress.workload(workload.name)
-            let outcome = try await workload.init().run(context)
-            Progress.workload(nil)
-            add(outcome.figures, workload.name)
-            if let node = outcome.node {
-                machine.ioBackend = node.ioBackend
-                machine.registeredBuffers = node.registeredBuffers
-            }
-        }
-
-        var systems = peers
-        if !s3.isEmpty {
-            if target != nil {
-                for workload in s3 {
-                    Progress.workload(workload.name)
-                    add(try await workload.init().run(context, systems: peers), workload.name)
-                    Progress.workload(nil)
-                }
-            } else {
-                let needed = Set(s3.flatMap { $0.siloReplicas(default: replicas) }).sorted()
-                let context = context
-                let (measured, clusterSystems) = try await ThrowawayCluster.withClusters(context, replicas: needed) {
-                    clusters in
-                    // Start-up is not any workload's: every peak starts over once all clusters are up.
-                    for cluster in clusters.values {
-                        for (_, pid) in ProcessMemory.clusterProcesses(cluster.directory) { ProcessMemory.resetPeak(pid) }
-                    }
-                    var measured: [(String, [MeasuredFigure])] = []
-                    for workload in s3 {
-                        let silo = workload.siloReplicas(default: replicas).compactMap { clusters[$0] }.map(S3System.silo)
-                        Progress.workload(workload.name)
-                        measured.append((workload.name, try await workload.init().run(context, systems: silo + peers)))
-                        Progress.workload(nil)
-                        for (replicas, cluster) in clusters {
-                            if workload.siloReplicas(default: self.replicas).contains(replicas) {
-                                context.memory.recordCluster(cluster, workload: workload.name)
-                            } else {
-                                for (_, pid) in ProcessMemory.clusterProcesses(cluster.directory) {
-                                    ProcessMemory.resetPeak(pid)
-                                }
-                            }
-                        }
-                    }
-                    return (measured, needed.map { S3System.silo(clusters[$0]!) })
-                }
-                for (workload, figures) in measured { add(figures, workload) }
-                systems = clusterSystems + peers
-            }
-        }
-        var report = Report(
-            git: git, build: BuildInfo.configuration, date: ISO8601DateFormatter().string(from: Date()),
-            quick: scale == .quick, scale: scale.rawValue, rounds: rounds, machine: machine, calibration: calibration,
-            figures: figures,
-            systems: systems.map {
-                Report.SystemEntry(label: $0.label, endpoint: $0.target.endpoint.description, silo: $0.isSilo,
-                                   replicas: $0.replicas, chunkBytes: $0.chunkBytes)
-            },
-            memory: context.memory.all,
-            notes: s3.contains { $0.name == ScalingWorkload.name } ? ScalingWorkload.notes(scale) : [])
-        report.compareWithSilo(replicas: replicas)
-        return report
+        var options = BenchOptions()
+        options.workloads = workloads
+        options.scale = scale
+        options.rounds = rounds
+        options.replicas = replicas
+        options.target = target
+        options.compare = compare
+        options.credentials = credentials
+        options.baselinePath = check
+        options.tolerance = tolerance
+        options.writeBaselinePath = writeBaseline
+        options.dataDirectory = dataDir
+        options.resultsDirectory = resultsDir
+        options.nodeBinary = nodeBinary
+        options.ioBackend = ioBackend
+        let status = try await BenchRun(options, packageRoot: packageRoot).run()
+        if status != .done { throw ExitCode(status.rawValue) }
     }
 }

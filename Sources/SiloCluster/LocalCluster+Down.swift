@@ -1,4 +1,5 @@
 import Foundation
+import SiloCore
 
 #if canImport(Glibc)
 import Glibc
@@ -10,9 +11,15 @@ extension LocalCluster {
     /// `purge` the whole directory. Safe to run when nothing runs, and twice. Returns what it did, a line
     /// each.
     package func down(purge: Bool, grace: Duration = .seconds(10)) async throws -> [String] {
+        try await DedicatedThread.run(name: "silo-cluster") { try self.downBlocking(purge: purge, grace: grace) }
+    }
+
+    /// `down` on the calling thread, which it blocks: for a thread that may not await, such as the one
+    /// that runs an interrupt's clean-up.
+    package func downBlocking(purge: Bool, grace: Duration = .seconds(10)) throws -> [String] {
         guard layout.exists else { return ["nothing to stop: \(layout.directory) does not exist"] }
         guard layout.holdsCluster else { return ["nothing to stop: \(layout.directory) holds no cluster"] }
-        return try await onDedicatedThread { try self.stopAll(purge: purge, grace: grace) }
+        return try stopAll(purge: purge, grace: grace)
     }
 
     private func stopAll(purge: Bool, grace: Duration) throws -> [String] {

@@ -1,4 +1,5 @@
 import Foundation
+import SiloCore
 
 /// What `silo cluster status` reports: each process with its pid, whether it runs, and its address, and
 /// the gateway's `/health` answer when it runs.
@@ -43,7 +44,15 @@ extension LocalCluster {
     /// Looks at the pid files, the processes behind them and `cluster.env`; asks a running gateway for
     /// `/health` (within `healthTimeout`). Changes nothing.
     package func status(healthTimeout: Duration = .seconds(2)) async throws -> ClusterStatus {
-        try await onDedicatedThread { try self.inspect(healthTimeout: healthTimeout) }
+        try await DedicatedThread.run(name: "silo-cluster") { try self.inspect(healthTimeout: healthTimeout) }
+    }
+
+    /// The gateway and the nodes that run now, named as their logs and pid files are (`gateway`, `node-1` …),
+    /// each found through its pid file and checked against its arguments. Blocks briefly (reads /proc).
+    package func runningProcesses() -> [(name: String, pid: Int32)] {
+        let processes = [ClusterProcess.gateway(in: layout)]
+            + layout.nodeNumbersWithPIDFiles().map { ClusterProcess.node($0, in: layout) }
+        return processes.compactMap { process in process.running().map { (process.name, $0.pid) } }
     }
 
     private func inspect(healthTimeout: Duration) throws -> ClusterStatus {

@@ -45,24 +45,24 @@ package final class LocalCluster: Sendable {
     /// Starts the cluster and returns what `cluster.env` now holds. Refuses (`.alreadyRunning`) while the
     /// directory's cluster runs; stops the leftovers of an earlier run that did not finish. On any failure
     /// stops everything it started, then throws.
-    package func up(_ configuration: LocalClusterConfiguration, metadata: some ClusterMetadataBootstrap)
-        async throws -> ClusterEnvironment
-    {
+    package func up(_ configuration: LocalClusterConfiguration) async throws -> ClusterEnvironment {
         try configuration.validate()
         try layout.createDirectories()
         let lock = try ClusterLock(layout.lockFile)
         defer { lock.release() }
-        try await onDedicatedThread { try self.prepareDirectory(configuration) }
+        try await DedicatedThread.run(name: "silo-cluster") { try self.prepareDirectory(configuration) }
         do {
-            try await onDedicatedThread { try self.startPostgres(configuration) }
-            let nodes = try await onDedicatedThread { try self.startNodes(configuration) }
+            try await DedicatedThread.run(name: "silo-cluster") { try self.startPostgres(configuration) }
+            let nodes = try await DedicatedThread.run(name: "silo-cluster") { try self.startNodes(configuration) }
             let request = ClusterMetadataRequest(
                 serverURL: Self.databaseURL(in: layout, database: "postgres"), databaseName: Self.databaseName,
                 databaseURL: Self.databaseURL(in: layout), nodes: nodes)
             progress("preparing database \(Self.databaseName): migrations, \(nodes.count) nodes, access key")
-            let credentials = try await metadata.prepare(request)
+            let credentials = try await ClusterMetadata.prepare(request)
             if configuration.startsGateway {
-                try await onDedicatedThread { try self.startGateway(configuration, databaseURL: request.databaseURL) }
+                try await DedicatedThread.run(name: "silo-cluster") {
+                    try self.startGateway(configuration, databaseURL: request.databaseURL)
+                }
             }
             let environment = environment(configuration, nodes: nodes, databaseURL: request.databaseURL,
                                           credentials: credentials)
@@ -105,7 +105,7 @@ package final class LocalCluster: Sendable {
     }
 
     private func stopStartedOnThread() async {
-        _ = try? await onDedicatedThread { self.stopStarted() }
+        _ = try? await DedicatedThread.run(name: "silo-cluster") { self.stopStarted() }
     }
 
     /// Refuses a running cluster, clears what an unfinished one left, checks ports and permissions.
@@ -177,7 +177,7 @@ package final class LocalCluster: Sendable {
 
     /// Starts every node, then waits until each one accepts connections.
     private func startNodes(_ configuration: LocalClusterConfiguration) throws -> [ClusterNode] {
-        let executable = configuration.executable ?? ProcessControl.ownExecutable()
+        let executable = siloExecutable(configuration)
         var nodes: [ClusterNode] = []
         for (index, port) in configuration.nodePorts.enumerated() {
             let number = index + 1
@@ -210,7 +210,7 @@ package final class LocalCluster: Sendable {
             for node in waiting where ProcessControl.isGone(node.pid) {
                 let log = layout.nodeLogFile(node.number)
                 throw ClusterError("node \(node.number) (\(node.address)) exited before it listened; "
-                                   + "the end of \(log):\n\(ProcessControl.tail(of: log))")
+                                   + "the end of \(log):\n\(LogTail.text(of: log))")
             }
             waiting.removeAll { NetworkProbe.isAccepting(host: $0.host, port: $0.port, timeout: .milliseconds(250)) }
             if waiting.isEmpty { return }
@@ -218,14 +218,14 @@ package final class LocalCluster: Sendable {
                 let node = waiting[0]
                 let log = layout.nodeLogFile(node.number)
                 throw ClusterError("node \(node.number) did not listen on \(node.address) within \(timeout); "
-                                   + "the end of \(log):\n\(ProcessControl.tail(of: log))")
+                                   + "the end of \(log):\n\(LogTail.text(of: log))")
             }
             ProcessControl.sleep(for: .milliseconds(100))
         }
     }
 
     private func startGateway(_ configuration: LocalClusterConfiguration, databaseURL: String) throws {
-        let executable = configuration.executable ?? ProcessControl.ownExecutable()
+        let executable = siloExecutable(configuration)
         let process = ClusterProcess.gateway(in: layout)
         let address = hostPort(configuration.host, configuration.gatewayPort)
         let command = [
@@ -241,7 +241,7 @@ package final class LocalCluster: Sendable {
         while true {
             if ProcessControl.isGone(pid) {
                 throw ClusterError("the gateway exited before it was healthy; the end of \(process.logFile):\n"
-                                   + ProcessControl.tail(of: process.logFile))
+                                   + LogTail.text(of: process.logFile))
             }
             do {
                 let response = try NetworkProbe.get(host: configuration.host, port: configuration.gatewayPort,
@@ -255,11 +255,19 @@ package final class LocalCluster: Sendable {
                 throw ClusterError("""
                     the gateway on \(address) did not answer GET /health with 200 within \
                     \(configuration.gatewayReadyTimeout) (last: \(lastAnswer)); the end of \(process.logFile):
-                    \(ProcessControl.tail(of: process.logFile))
+                    \(LogTail.text(of: process.logFile))
                     """)
             }
             ProcessControl.sleep(for: .milliseconds(200))
         }
+    }
+
+    /// The `silo` the nodes and the gateway run, as an absolute path: they start in the cluster's directory,
+    /// where a path relative to ours would name nothing.
+    private func siloExecutable(_ configuration: LocalClusterConfiguration) -> String {
+        guard let executable = configuration.executable else { return ProcessControl.ownExecutable() }
+        let base = URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true)
+        return URL(fileURLWithPath: executable, relativeTo: base).standardizedFileURL.path
     }
 
     /// Starts `command` detached with its output in the process's log and its pid in its pid file,
@@ -275,7 +283,9 @@ package final class LocalCluster: Sendable {
         return try started.withLock { started in
             // Under the lock, so a signal handler stopping everything cannot miss a process started now.
             guard !started.closed else { throw ClusterError("interrupted") }
-            let pid = try ChildProcess.spawnDetached(command, logPath: process.logFile, in: layout.directory)
+            // Appended, not emptied: the log of a previous run of the same cluster stays readable above.
+            let pid = try ChildProcess.spawn(command, .init(output: .file(process.logFile, append: true),
+                                                            directory: layout.directory, detached: true))
             started.processes.append((pid, process.pidFile))
             try PIDFile.write(pid, to: process.pidFile)
             return pid
@@ -299,15 +309,5 @@ package final class LocalCluster: Sendable {
         environment.set(ClusterEnvironment.chunkBytes, String(configuration.chunkBytes.bytes))
         environment.set(ClusterEnvironment.maxObjectBytes, String(configuration.maxObjectBytes.bytes))
         return environment
-    }
-}
-
-/// Runs blocking work (pg_ctl, waitpid, sleeps, blocking sockets) on a thread of its own, never on the
-/// cooperative pool.
-func onDedicatedThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        let thread = Thread { continuation.resume(with: Result { try body() }) }
-        thread.name = "silo-cluster"
-        thread.start()
     }
 }

@@ -21,7 +21,8 @@ package struct LocalClusterConfiguration: Sendable {
     package var logLevel = "info"
     /// false: PostgreSQL and the nodes only (`--no-gateway`), for running a gateway by hand or in a debugger.
     package var startsGateway = true
-    /// The `silo` binary the nodes and the gateway run; nil is the running executable.
+    /// The `silo` binary the nodes and the gateway run (a relative path is taken from the current
+    /// directory); nil is the running executable.
     package var executable: String?
 
     /// How long each node may take to listen (debug builds start slowly on a busy 2-core machine).
@@ -68,22 +69,4 @@ package struct ClusterNode: Sendable, Equatable {
     static func id(host: String, port: Int) -> String {
         "\(host):\(port)".replacingOccurrences(of: ":", with: "-")
     }
-}
-
-/// What the metadata needs once PostgreSQL and the nodes run.
-package struct ClusterMetadataRequest: Sendable {
-    /// The server's maintenance database (`postgres`), to create `databaseName` in.
-    package let serverURL: String
-    package let databaseName: String
-    /// `databaseName` on the same server: what the gateway is given.
-    package let databaseURL: String
-    package let nodes: [ClusterNode]
-}
-
-/// The metadata side of `up`, which SiloCluster cannot do itself (it does not link SiloMetadata): create the
-/// database when missing, apply the migrations, register `nodes` as up (a node already registered from an
-/// earlier run is updated, registered nodes not started this time are marked down) and return the access key
-/// pair `cluster.env` publishes.
-package protocol ClusterMetadataBootstrap: Sendable {
-    func prepare(_ request: ClusterMetadataRequest) async throws -> AccessKeyPair
 }

@@ -7,7 +7,7 @@ import Glibc
 /// The few blocking TCP exchanges a local cluster needs: is a port taken, does it accept, and one
 /// `GET /health` over HTTP/1.1. Plain sockets with deadlines, no dependency: this module must not pull an
 /// HTTP stack in for one request. Everything blocks: callers run it on a thread of their own.
-enum NetworkProbe {
+package enum NetworkProbe {
     /// The most bytes of an HTTP response kept (headers and body): `/health` answers in a few hundred.
     static let responseBytesMax = 64 << 10
 
@@ -16,24 +16,8 @@ enum NetworkProbe {
         let body: String
     }
 
-    /// True when nothing listens on host:port and we could bind it (SO_REUSEADDR, as the servers do, so a
-    /// port in TIME_WAIT counts as free).
-    static func isPortFree(host: String, port: Int) -> Bool {
-        guard let addresses = try? resolve(host: host, port: port), let address = addresses.first else {
-            return false
-        }
-        let socketDescriptor = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard socketDescriptor >= 0 else { return false }
-        defer { close(socketDescriptor) }
-        var one: Int32 = 1
-        setsockopt(socketDescriptor, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        return address.storage.withUnsafeBytes { raw in
-            bind(socketDescriptor, raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), address.length) == 0
-        }
-    }
-
     /// True when a TCP connection to host:port succeeds within `timeout`.
-    static func isAccepting(host: String, port: Int, timeout: Duration) -> Bool {
+    package static func isAccepting(host: String, port: Int, timeout: Duration) -> Bool {
         guard let descriptor = try? connect(host: host, port: port, timeout: timeout) else { return false }
         close(descriptor)
         return true

@@ -160,11 +160,16 @@ package final class PostgresInstance: Sendable {
         let executable = binDirectory + "/" + tool
         let command = runsAsRoot ? ["/usr/sbin/runuser", "-u", "postgres", "--", executable] + arguments
             : [executable] + arguments
-        // posix_spawn + waitpid, not Foundation's Process: the server that `pg_ctl start` leaves running
-        // would inherit whatever Process uses to notice the exit and keep it from ever seeing one. Output
-        // goes to a file for the same reason.
+        // ChildProcess, not Foundation's Process: the server that `pg_ctl start` leaves running would
+        // inherit whatever Process uses to notice the exit and keep it from ever seeing one. Output goes to
+        // a file for the same reason.
         let outputPath = directory + "/\(tool).out"
-        let status = try ChildProcess.run(command, outputPath: outputPath, in: directory)
+        let status: Int32
+        do {
+            status = try ChildProcess.run(command, .init(output: .file(outputPath, append: false), directory: directory))
+        } catch {
+            throw PostgresInstanceError("\(error)")
+        }
         let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
         guard status == 0 else {
             let log = (try? String(contentsOfFile: logFile, encoding: .utf8))?.suffix(2000) ?? ""

@@ -5,8 +5,9 @@ import Glibc
 #endif
 
 /// Looking at and stopping processes by pid, the way `silo cluster down` and `status` find what `up`
-/// started. Everything here blocks (sleeps, waits): callers run it on a thread of their own.
-enum ProcessControl {
+/// started, and bench stops the node it started. Everything here blocks (sleeps, waits): callers run it
+/// on a thread of their own.
+package enum ProcessControl {
     /// How often a wait for a process to go away looks again.
     static let pollInterval: Duration = .milliseconds(20)
     /// After SIGKILL, how long to wait for the kernel to take the process away.
@@ -14,7 +15,7 @@ enum ProcessControl {
 
     /// True once `pid` no longer runs: reaped here (it was our child), gone from the process table, or a
     /// zombie (its parent, perhaps an init that never reaps, has yet to collect it; it runs nothing).
-    static func isGone(_ pid: pid_t) -> Bool {
+    package static func isGone(_ pid: pid_t) -> Bool {
         var status: Int32 = 0
         if waitpid(pid, &status, WNOHANG) == pid { return true }
         if kill(pid, 0) != 0, errno == ESRCH { return true }
@@ -51,7 +52,7 @@ enum ProcessControl {
     /// SIGTERM to every pid, a wait of up to `grace` for all of them together, then SIGKILL to those still
     /// there. Returns the pids that needed SIGKILL.
     @discardableResult
-    static func terminate(_ pids: [pid_t], grace: Duration) -> [pid_t] {
+    package static func terminate(_ pids: [pid_t], grace: Duration) -> [pid_t] {
         var running = pids.filter { !isGone($0) }
         for pid in running { kill(pid, SIGTERM) }
         running = wait(for: running, upTo: grace)
@@ -77,20 +78,6 @@ enum ProcessControl {
         var request = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
         var remaining = timespec()
         while nanosleep(&request, &remaining) != 0, errno == EINTR { request = remaining }
-    }
-
-    /// The last `count` lines of a log file, for error messages.
-    static func tail(of path: String, lines count: Int = 30) -> String {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return "(no log at \(path))" }
-        defer { try? handle.close() }
-        // The end of the file is enough: logs are appended across runs and may be large.
-        let size = (try? handle.seekToEnd()) ?? 0
-        let window: UInt64 = 64 << 10
-        try? handle.seek(toOffset: size > window ? size - window : 0)
-        let text = String(decoding: (try? handle.readToEnd()) ?? Data(), as: UTF8.self)
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).suffix(count + 1)
-        let joined = lines.joined(separator: "\n").trimmingCharacters(in: .newlines)
-        return joined.isEmpty ? "(\(path) is empty)" : joined
     }
 
     /// The running executable's path, for starting `silo node` and `silo gateway` from the same build: its

@@ -1,14 +1,9 @@
 import ArgumentParser
 import Foundation
-import GRPCCore
-import GRPCNIOTransportHTTP2
 import Logging
 import SiloCluster
 import SiloCore
 import SiloIO
-import SiloMetadata
-import SiloProto
-import SiloStorage
 
 #if canImport(Glibc)
 import Glibc
@@ -134,7 +129,7 @@ extension ClusterCommand {
                 Glibc.exit(128 + signal)
             }
             defer { signals.cancel() }
-            let environment = try await cluster.up(try clusterConfiguration(), metadata: ClusterMetadata())
+            let environment = try await cluster.up(try clusterConfiguration())
             let endpoint = environment[ClusterEnvironment.endpoint].map { "gateway \($0), " } ?? "no gateway, "
             say("up: \(endpoint)\(nodes) nodes; `silo cluster down --dir \(cluster.layout.directory)` stops it")
             for line in environment.lines { print(line) }
@@ -223,108 +218,5 @@ extension ClusterCommand {
             }
             if exitCode != .success { throw exitCode }
         }
-    }
-}
-
-/// The metadata side of `silo cluster up`: the database, its migrations, the node rows and the access key.
-struct ClusterMetadata: ClusterMetadataBootstrap {
-    /// How long a node that already listens may take to answer HealthCheck.
-    static let healthCheckTimeout = Duration.seconds(10)
-
-    func prepare(_ request: ClusterMetadataRequest) async throws -> AccessKeyPair {
-        try await createDatabase(request)
-        var limits = MetadataLimits()
-        limits.poolConnections = 2
-        let store: MetadataStore
-        do {
-            store = try await MetadataStore.open(DatabaseConfiguration(
-                connectionString: request.databaseURL, applicationName: "silo-cluster", limits: limits))
-        } catch {
-            throw ClusterError("cannot open database \(request.databaseName): \(error)")
-        }
-        do {
-            try await registerNodes(request.nodes, in: store)
-            let pair = try await accessKey(in: store)
-            await store.shutdown()
-            return pair
-        } catch {
-            await store.shutdown()
-            throw error
-        }
-    }
-
-    private func createDatabase(_ request: ClusterMetadataRequest) async throws {
-        var limits = MetadataLimits()
-        limits.poolConnections = 1
-        let pool = try ConnectionPool(DatabaseConfiguration(
-            connectionString: request.serverURL, applicationName: "silo-cluster", limits: limits))
-        // The name goes into SQL as an identifier: LocalCluster's constant, plain by construction.
-        let name = request.databaseName
-        precondition(name.utf8.allSatisfy { $0 == UInt8(ascii: "_") || ($0 >= 0x61 && $0 <= 0x7A) },
-                     "database name must be [a-z_]")
-        do {
-            try await pool.withConnection { connection in
-                let existing = try connection.execute(sql: "SELECT 1 FROM pg_database WHERE datname = '\(name)'")
-                if existing.rowCount == 0 { _ = try connection.execute(sql: "CREATE DATABASE \(name)") }
-            }
-            await pool.shutdown()
-        } catch {
-            await pool.shutdown()
-            throw ClusterError("cannot create database \(name): \(error)")
-        }
-    }
-
-    /// Registers every node as up with what its HealthCheck reports, and marks down the rows of nodes an
-    /// earlier, larger run registered but this one did not start.
-    private func registerNodes(_ nodes: [ClusterNode], in store: MetadataStore) async throws {
-        for node in nodes {
-            let health = try await healthCheck(node)
-            guard health.nodeID == node.id else {
-                throw ClusterError("""
-                    \(node.address) answers as node '\(health.nodeID)', not \(node.id): another node listens \
-                    on that port
-                    """)
-            }
-            let capacity = health.capacityBytes != 0 ? health.capacityBytes : health.diskTotalBytes
-            let record = NodeRecord(id: try NodeID(node.id), address: node.address, state: .up,
-                                    capacity: ByteCount(Int64(clamping: capacity)),
-                                    free: ByteCount(Int64(clamping: min(health.diskFreeBytes, capacity))))
-            try await store.registerNode(record)
-        }
-        let started = Set(nodes.map(\.id))
-        for row in try await store.nodes() where !started.contains(row.id.value) && row.state == .up {
-            try await store.setNodeState(row.id, .down)
-        }
-    }
-
-    private func healthCheck(_ node: ClusterNode) async throws -> Silo_Storage_V1_HealthCheckResponse {
-        do {
-            let transport = try ChunkStoreTransports.client(address: NodeAddress(host: node.host, port: node.port),
-                                                            limits: Limits())
-            return try await withGRPCClient(transport: transport) { grpc in
-                var options = CallOptions.defaults
-                options.timeout = Self.healthCheckTimeout
-                options.waitForReady = true
-                return try await ChunkStoreClient(wrapping: grpc).rpc.healthCheck(
-                    Silo_Storage_V1_HealthCheckRequest(), options: options)
-            }
-        } catch {
-            throw ClusterError("node \(node.number) at \(node.address) did not answer HealthCheck: \(error)")
-        }
-    }
-
-    /// The cluster's first active key, so a cluster started again keeps its credentials; a new one the
-    /// first time.
-    private func accessKey(in store: MetadataStore) async throws -> AccessKeyPair {
-        let keys = try await store.accessKeys().filter(\.active).sorted { $0.createdAt < $1.createdAt }
-        for key in keys {
-            if let secret = try await store.secretKey(accessKeyID: key.accessKey),
-               let pair = try? AccessKeyPair(accessKey: key.accessKey, secretKey: secret) {
-                return pair
-            }
-        }
-        let pair = AccessKeyPair.generate()
-        try await store.createAccessKey(pair)
-        return pair
     }
 }

@@ -54,7 +54,7 @@ package struct PipelineCluster {
     static func with<T>(nodeCount: Int = 3, limits: GatewayLimits = testLimits,
                         _ body: (PipelineCluster) async throws -> T) async throws -> T {
         try limits.validate()
-        let store = try await GatewayTestDatabase.openStore()
+        let store = try await TestDatabase.openStore()
         var nodes: [StorageNodeFixture] = []
         var directory: NodeDirectory?
         do {
@@ -93,7 +93,7 @@ package struct PipelineCluster {
     private static func tearDown(store: MetadataStore, nodes: [StorageNodeFixture], directory: NodeDirectory?) async {
         directory?.shutdown()
         for node in nodes { await node.close() }
-        await GatewayTestDatabase.dropAndClose(store)
+        await TestDatabase.dropAndClose(store)
     }
 
     func node(_ id: NodeID) -> StorageNodeFixture { nodes.first { $0.id == id }! }

@@ -1,4 +1,5 @@
 import Foundation
+import SiloTestSupport
 import SiloCore
 import Testing
 

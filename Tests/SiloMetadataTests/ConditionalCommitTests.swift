@@ -1,5 +1,6 @@
 import SiloCore
 import Synchronization
+import SiloTestSupport
 import Testing
 
 @testable import SiloMetadata

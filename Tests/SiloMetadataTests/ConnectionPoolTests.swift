@@ -1,4 +1,5 @@
 import Foundation
+import SiloTestSupport
 import SiloCluster
 import SiloCore
 import Synchronization
@@ -171,7 +172,9 @@ import Testing
         var options = PostgresInstance.Options()
         options.durable = false
         let instanceOptions = options
-        let instance = try await onOwnThread { try PostgresInstance.start(in: directory, options: instanceOptions) }
+        let instance = try await DedicatedThread.run(name: "postgres") {
+            try PostgresInstance.start(in: directory, options: instanceOptions)
+        }
         defer { try? instance.stop(removingDirectory: true) }
 
         var limits = MetadataLimits()
@@ -187,7 +190,7 @@ import Testing
             try await group.waitForAll()
         }
 
-        try await onOwnThread { try instance.stop() }
+        try await DedicatedThread.run(name: "postgres") { try instance.stop() }
         do {
             _ = try await store.listBuckets()
             Issue.record("listed buckets with PostgreSQL stopped")
@@ -196,7 +199,7 @@ import Testing
         }
         await #expect(throws: DatabaseError.self) { try await store.createBucket(bucket("during")) }
 
-        try await onOwnThread { try instance.start() }
+        try await DedicatedThread.run(name: "postgres") { try instance.start() }
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<8 { group.addTask {
                     let exists = try await store.bucketExists(bucket("before"))

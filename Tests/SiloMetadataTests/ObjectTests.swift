@@ -1,4 +1,5 @@
 import SiloCore
+import SiloTestSupport
 import Testing
 
 @testable import SiloMetadata
