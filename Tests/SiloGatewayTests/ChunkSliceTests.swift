@@ -10,13 +10,10 @@ import Testing
 /// header's parsing is SiloS3Tests' `RangeTests`.
 @Suite struct RangeTests {
     static func resolve(_ header: String, size: Int64) throws(S3Error) -> ByteRange? {
-        guard let request = ByteRangeRequest(header: header) else { return nil }
-        return try request.resolve(objectSize: ByteCount(size))
+        try ByteRange.resolving(header, size: size)
     }
 
-    static func range(_ offset: Int64, _ length: Int64) -> ByteRange {
-        ByteRange(offset: ByteCount(offset), length: ByteCount(length))
-    }
+    static func range(_ offset: Int64, _ length: Int64) -> ByteRange { .at(offset, length) }
 
     @Test func sliceExample() {
         let chunks = [(ByteCount(0), ByteCount(10)), (ByteCount(10), ByteCount(10)), (ByteCount(20), ByteCount(5))]

@@ -6,13 +6,10 @@ import Testing
 
 @Suite struct RangeTests {
     static func resolve(_ header: String, size: Int64) throws(S3Error) -> ByteRange? {
-        guard let request = ByteRangeRequest(header: header) else { return nil }
-        return try request.resolve(objectSize: ByteCount(size))
+        try ByteRange.resolving(header, size: size)
     }
 
-    static func range(_ offset: Int64, _ length: Int64) -> ByteRange {
-        ByteRange(offset: ByteCount(offset), length: ByteCount(length))
-    }
+    static func range(_ offset: Int64, _ length: Int64) -> ByteRange { .at(offset, length) }
 
     @Test func forms() throws {
         #expect(try Self.resolve("bytes=0-9", size: 100) == Self.range(0, 10))
