@@ -96,7 +96,7 @@ struct MetadataWorkload: Workload {
             try await store.recordPlacedChunks(upload, try placements(tag: "\(tag)-\(index)"))
             return upload
         }
-        let size = ByteCount(Int64(chunksPerObject) * 16 << 20)
+        let size = ByteCount(Int64(chunksPerObject) * GatewayLimits().chunkBytes)
         let clock = ContinuousClock()
         let start = clock.now
         _ = try await inParallel(pending) { upload in
@@ -121,9 +121,9 @@ struct MetadataWorkload: Workload {
         }
     }
 
-    /// Four 16 MiB chunks on two replicas, as a 64 MiB object would be placed.
+    /// Four chunks of the gateway's default size on two replicas, as a 64 MiB object would be placed.
     static func placements(tag: String) throws -> [ChunkPlacement] {
-        let length = Int64(16 << 20)
+        let length = GatewayLimits().chunkBytes
         let replicas = [try NodeID("node1"), try NodeID("node2")]
         return try (0..<chunksPerObject).map { index in
             ChunkPlacement(chunkID: try ChunkID("bench-\(tag)-\(index)"), index: index,
