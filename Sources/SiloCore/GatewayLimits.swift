@@ -31,6 +31,10 @@ package struct GatewayLimits: Sendable, Equatable {
     package var listKeysMax: Int = 1000
     /// The largest XML request body (DeleteObjects, CompleteMultipartUpload).
     package var xmlBodyBytesMax: Int = 2 << 20
+    /// A node whose last probe left room for fewer chunks than this (`chunkBytes` each) gets no new chunks
+    /// until it has room again; it stays readable. Uploads go to the next nodes of the ring instead of
+    /// failing on a full one.
+    package var nodeFreeChunksMin: Int = 4
     /// A node missing this many probes in a row is marked down.
     package var nodeMissedProbesMax: Int = 3
     package var nodeProbeInterval: Duration = .seconds(1)
@@ -75,6 +79,7 @@ package struct GatewayLimits: Sendable, Equatable {
         try require(uploadsInFlightMax >= 1, "uploadsInFlightMax must be at least 1")
         try require((1...1000).contains(listKeysMax), "listKeysMax must be in 1...1000")
         try require(nodeMissedProbesMax >= 1, "nodeMissedProbesMax must be at least 1")
+        try require((0...1024).contains(nodeFreeChunksMin), "nodeFreeChunksMin must be in 0...1024")
         try require(nodeStallTimeout >= .milliseconds(100), "nodeStallTimeout must be at least 100 ms")
         try require(garbageBatchMax >= 1 && janitorBatchMax >= 1, "GC and janitor batches must be at least 1")
     }

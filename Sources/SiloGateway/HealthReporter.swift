@@ -23,6 +23,8 @@ package struct HealthReporter: Sendable {
             var missedProbes: Int
             var ioBackend: String?
             var freeBytes: UInt64?
+            /// Too little room for new chunks: readable, but placed on no more.
+            var shortOfSpace: Bool
         }
         var status: String
         var database: String
@@ -56,7 +58,7 @@ package struct HealthReporter: Sendable {
             nodes: members.map {
                 .init(id: $0.record.id.value, address: $0.record.address, state: $0.state.rawValue,
                       missedProbes: $0.missedProbes, ioBackend: $0.lastProbe?.ioBackend,
-                      freeBytes: $0.lastProbe.map { UInt64($0.diskFree.bytes) })
+                      freeBytes: $0.lastProbe.map { UInt64($0.free.bytes) }, shortOfSpace: $0.isShortOfSpace)
             })
     }
 }

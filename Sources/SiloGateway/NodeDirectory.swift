@@ -37,6 +37,12 @@ package final class NodeDirectory: Sendable {
         /// The state the ring uses: the table's, or down when our probes fail.
         package var state: NodeState
         package var lastProbe: NodeHealth?
+        /// The last probe left too little room for new chunks (`GatewayLimits.nodeFreeChunksMin`).
+        package internal(set) var isShortOfSpace = false
+
+        /// What the ring makes of the node: one short of space takes no new chunks, as if draining, and
+        /// is still read from.
+        var ringState: NodeState { state == .up && isShortOfSpace ? .draining : state }
 
         func shutdown() {
             client.grpc.beginGracefulShutdown()
@@ -199,7 +205,7 @@ package final class NodeDirectory: Sendable {
     }
 
     private func rebuildRing(_ state: inout State) {
-        let ringMembers = state.members.values.map { RingMember($0.record.id, state: $0.state) }
+        let ringMembers = state.members.values.map { RingMember($0.record.id, state: $0.ringState) }
         do {
             state.ring = try HashRing(members: ringMembers)
         } catch {
@@ -224,6 +230,8 @@ package final class NodeDirectory: Sendable {
         }
         var changes: [(NodeID, NodeState)] = []
         var heartbeats: [(NodeID, NodeHealth)] = []
+        var spaceChanges: [(NodeID, short: Bool, free: ByteCount)] = []
+        let freeBytesMin = ByteCount(limits.chunkBytes * Int64(limits.nodeFreeChunksMin))
         state.withLock { state in
             for (id, response) in results {
                 guard var member = state.members[id] else { continue }
@@ -231,6 +239,11 @@ package final class NodeDirectory: Sendable {
                     member.missedProbes = 0
                     member.lastProbe = response
                     heartbeats.append((id, response))
+                    let short = response.free < freeBytesMin
+                    if short != member.isShortOfSpace {
+                        member.isShortOfSpace = short
+                        spaceChanges.append((id, short, response.free))
+                    }
                     if member.state == .down && member.record.state != .draining {
                         member.state = .up
                         changes.append((id, .up))
@@ -244,14 +257,18 @@ package final class NodeDirectory: Sendable {
                 }
                 state.members[id] = member
             }
-            if !changes.isEmpty { rebuildRing(&state) }
+            if !changes.isEmpty || !spaceChanges.isEmpty { rebuildRing(&state) }
+        }
+        for (id, short, free) in spaceChanges {
+            logger.notice(short ? "node is short of space: no new chunks until it has room" : "node has room again",
+                          metadata: ["node": "\(id)", "free": "\(free)", "needed": "\(freeBytesMin)"])
         }
         for (id, newState) in changes {
             logger.notice("node is \(newState.rawValue)", metadata: ["node": "\(id)"])
             try? await store.setNodeState(id, newState)
         }
         for (id, response) in heartbeats {
-            try? await store.recordHeartbeat(id, capacity: response.capacity, free: response.diskFree)
+            try? await store.recordHeartbeat(id, capacity: response.capacity, free: response.free)
         }
     }
 }

@@ -19,6 +19,13 @@ package struct NodeHealth: Sendable, Equatable {
     /// What the node may hold: its configured capacity, else its disk.
     package var capacity: ByteCount { configuredCapacity ?? diskTotal }
 
+    /// Room for new chunks: the disk's free space, and with a configured capacity no more than what is left
+    /// of it (a node at `--capacity-bytes` has no room whatever its disk says).
+    package var free: ByteCount {
+        guard let configuredCapacity else { return diskFree }
+        return max(.zero, min(diskFree, configuredCapacity - storedBytes))
+    }
+
     init(_ message: Silo_Storage_V1_HealthCheckResponse) {
         nodeID = message.nodeID
         diskTotal = ByteCount(Int64(clamping: message.diskTotalBytes))

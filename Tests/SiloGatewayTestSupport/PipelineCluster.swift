@@ -51,14 +51,18 @@ package struct PipelineCluster {
 
     /// Runs `body` against a cluster of `nodeCount` nodes, all up and probed; tears everything down after,
     /// whether `body` threw or not.
-    static func with<T>(nodeCount: Int = 3, limits: GatewayLimits = testLimits,
+    /// `capacities` gives nodes a `--capacity-bytes` of their own, by position (missing or 0: the disk).
+    static func with<T>(nodeCount: Int = 3, limits: GatewayLimits = testLimits, capacities: [Int64] = [],
                         _ body: (PipelineCluster) async throws -> T) async throws -> T {
         try limits.validate()
         let store = try await TestDatabase.openStore()
         var nodes: [StorageNodeFixture] = []
         var directory: NodeDirectory?
         do {
-            for index in 1...nodeCount { nodes.append(try await StorageNodeFixture.start("node\(index)")) }
+            for index in 1...nodeCount {
+                let capacity = index <= capacities.count ? capacities[index - 1] : 0
+                nodes.append(try await StorageNodeFixture.start("node\(index)", capacityBytes: capacity))
+            }
             for node in nodes {
                 try await store.registerNode(NodeRecord(id: node.id, address: node.address, state: .up,
                                                         capacity: ByteCount(1 << 30), free: ByteCount(1 << 30)))

@@ -58,12 +58,13 @@ package final class StorageNodeFixture: Sendable {
     }
 
     /// Opens a store in a fresh directory and serves it on a free loopback port.
-    static func start(_ name: String) async throws -> StorageNodeFixture {
+    /// `capacityBytes` is the node's `--capacity-bytes` (0: the disk only).
+    static func start(_ name: String, capacityBytes: Int64 = 0) async throws -> StorageNodeFixture {
         let directory = try TestDirectory()
         do {
             let engine = try IOEngines.make(.auto, limits: limits, logger: quietLogger)
             let store = try await ChunkStore.open(directory: directory.path + "/data", engine: engine, limits: limits,
-                                                  logger: quietLogger)
+                                                  capacityBytes: capacityBytes, logger: quietLogger)
             let (server, serving, port) = try await serve(store, name: name, port: 0)
             return StorageNodeFixture(id: try NodeID(name), directory: directory, engine: engine, store: store,
                                       server: server, serving: serving, port: port)

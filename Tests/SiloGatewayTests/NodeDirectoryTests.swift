@@ -129,6 +129,44 @@ import Testing
         }
     }
 
+    /// A node at its `--capacity-bytes` takes no new chunks once a probe shows it: uploads go to the other
+    /// nodes instead of failing on it (they did: 11 of 16 uploads with one node of six full), what it holds
+    /// stays readable, the table records the room it really has, and it takes chunks again once it has room.
+    @Test func aNodeShortOfSpaceIsReadButNotPlaced() async throws {
+        let chunkBytes = PipelineCluster.testLimits.chunkBytes
+        // Room for two chunks, under the four `nodeFreeChunksMin` asks for.
+        try await PipelineCluster.with(nodeCount: 4, capacities: [0, 0, 0, 2 * chunkBytes + 8192]) { cluster in
+            let directory = cluster.directory
+            let full = cluster.nodes[3]
+            let member = try #require(directory.members.first { $0.record.id == full.id })
+            #expect(member.isShortOfSpace && member.state == .up)
+            #expect(member.lastProbe.map { $0.free.bytes <= 2 * chunkBytes + 8192 } == true)
+            let row = try #require(try await cluster.store.nodes().first { $0.id == full.id })
+            #expect(row.free.bytes <= 2 * chunkBytes + 8192, "the table records the disk's room, not the capacity's")
+
+            for index in 0..<6 {
+                let data = seededBytes(4 * Int(chunkBytes), seed: 60 + UInt64(index))
+                try await cluster.upload(data, key: "spread-\(index)")
+                let object = try #require(try await cluster.object("spread-\(index)"))
+                #expect(!object.chunks.contains { $0.replicas.contains(full.id) }, "a chunk was placed on the full node")
+                #expect(try await cluster.download(object) == data)
+            }
+            let report = await HealthReporter(store: cluster.store, nodes: directory, limits: cluster.limits).report()
+            #expect(report.nodes.first { $0.id == full.id.value }?.shortOfSpace == true)
+
+            // With the threshold at zero chunks the same node has room again and is placed on.
+            var relaxed = cluster.limits
+            relaxed.nodeFreeChunksMin = 0
+            let again = NodeDirectory(store: cluster.store, limits: relaxed, storageLimits: StorageNodeFixture.limits,
+                                      logger: quietLogger)
+            defer { again.shutdown() }
+            await again.refresh()
+            await again.probeAll()
+            #expect(again.members.first { $0.record.id == full.id }?.isShortOfSpace == false)
+            #expect(Self.sampleChunks.contains { chunk in try! again.placement(for: chunk).contains { $0.id == full.id } })
+        }
+    }
+
     /// A draining node (set in the node table) gets no new chunks, stays readable, and answering probes
     /// does not make it up again.
     @Test func aDrainingNodeIsReadButNotPlaced() async throws {
