@@ -4,14 +4,14 @@ S3 gateway cluster (test_e2e.py, test_concurrent.py, test_grpc.py's test_chunk_d
   * API_BASE_URL (or SILO_ENDPOINT)=http://host:port with SILO_ACCESS_KEY and SILO_SECRET_KEY — use a running
     gateway. STORAGE_NODES, SILO_CLUSTER_DIR (whose nodes/<n>/ are the node data directories),
     SILO_DATABASE_URL and SILO_REPLICAS are used when set; tests that need them skip, saying why, when not.
-  * otherwise `$SILO_BIN cluster up` starts PostgreSQL, six nodes (127.0.0.1:51051–51056, two replicas) and a
+  * otherwise `$SILO_BIN cluster up` starts PostgreSQL, six nodes (127.0.0.1:19151–19156, two replicas) and a
     gateway on 127.0.0.1:18080 in a temporary directory, the suite reads its cluster.env, and
     `$SILO_BIN cluster down --purge` stops it at the end of the session, whatever happened.
 
 Storage nodes (gRPC tests):
   * STORAGE_NODES=host:port,host:port,...  — use a running cluster (nothing is started; tests that need a
     node's data directory or start nodes of their own are skipped).
-  * otherwise six nodes are started on 127.0.0.1:50051–50056 from SILO_BIN (default .build/debug/silo),
+  * otherwise six nodes are started on 127.0.0.1:19051–19056 from SILO_BIN (default .build/debug/silo),
     each in its own temporary directory (data in DIR/data, log in DIR/node.log), and stopped by pid at the
     end of the session.
 
@@ -48,7 +48,7 @@ import grpc  # noqa: E402
 
 import grpc_helpers as gh  # noqa: E402
 
-NODE_PORTS = list(range(50051, 50057))
+NODE_PORTS = list(range(19051, 19057))  # fixed ports sit below 20000: random pickers (bench, test_cluster) use 20000–32000 and the kernel 32768 and up
 READY_TIMEOUT = 60.0
 STOP_GRACE = 10.0
 
@@ -370,7 +370,7 @@ def node_launcher(_cluster: Cluster) -> Iterator[Callable[..., NodeProcess]]:
 # --------------------------------------------------------------------------------------------------------------
 
 GATEWAY_PORT = 18080
-CLUSTER_NODE_BASE_PORT = 51051
+CLUSTER_NODE_BASE_PORT = 19151
 CLUSTER_NODE_COUNT = 6
 CLUSTER_REPLICAS = 2
 CLUSTER_UP_TIMEOUT = 240.0

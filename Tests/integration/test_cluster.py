@@ -72,7 +72,7 @@ GATEWAY_SKIP = "silo gateway does not take --listen yet (`silo gateway --help`):
 def free_port_run(count: int, avoid: frozenset[int] = frozenset()) -> int:
     """The first of `count` consecutive free loopback ports, none of them in `avoid`."""
     for _ in range(200):
-        base = random.randrange(20000, 60000 - count)
+        base = random.randrange(20000, 32000 - count)  # above the fixed ports, below the ephemeral range
         ports = range(base, base + count)
         if not avoid.intersection(ports) and all(port_is_free(port) for port in ports):
             return base

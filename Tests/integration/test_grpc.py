@@ -486,7 +486,7 @@ class TestGRPCIntegrity:
     def test_put_chunk_exceeds_capacity(self, node_launcher):
         """A node limited to 8 MiB refuses a 16 MiB chunk with RESOURCE_EXHAUSTED and keeps nothing; a
         small chunk still fits."""
-        node = node_launcher(50060, "node-capacity", "--capacity-bytes", str(8 * MiB))
+        node = node_launcher(19060, "node-capacity", "--capacity-bytes", str(8 * MiB))
         channel = gh.new_channel(node.address)
         try:
             stub = gh.new_stub(channel)
@@ -546,7 +546,7 @@ class TestGRPCIntegrity:
         before = switch.read_text().strip()
         try:
             switch.write_text("2\n")
-            node = node_launcher(50062, "node-fallback", "--io-backend", "auto")
+            node = node_launcher(19062, "node-fallback", "--io-backend", "auto")
         finally:
             switch.write_text(before + "\n")
         log = node.log_path.read_text(errors="replace")
@@ -565,7 +565,7 @@ class TestGRPCIntegrity:
 
     def test_thread_pool_backend(self, node_launcher):
         """A node forced onto the pread/pwrite backend says so and round-trips a chunk, ranges included."""
-        node = node_launcher(50061, "node-threadpool", "--io-backend", "thread-pool")
+        node = node_launcher(19061, "node-threadpool", "--io-backend", "thread-pool")
         channel = gh.new_channel(node.address)
         try:
             stub = gh.new_stub(channel)
