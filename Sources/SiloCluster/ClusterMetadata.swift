@@ -75,13 +75,13 @@ enum ClusterMetadata {
                     on that port
                     """)
             }
-            let record = NodeRecord(id: try NodeID(node.id), address: node.address, state: .up,
+            let record = NodeRecord(id: try NodeID(node.id), address: node.address,
                                     capacity: health.capacity, free: min(health.diskFree, health.capacity))
             try await store.registerNode(record)
         }
         let started = Set(nodes.map(\.id))
-        for row in try await store.nodes() where !started.contains(row.id.value) && row.state == .up {
-            try await store.setNodeState(row.id, .down)
+        for row in try await store.nodes() where !started.contains(row.id.value) && row.downSince == nil {
+            try await store.markNodeDown(row.id)
         }
     }
 

@@ -57,6 +57,24 @@ package struct GatewayLimits: Sendable, Equatable {
     package var abandonedMultipartUploadAge: Duration = .seconds(7 * 24 * 3600)
     package var janitorInterval: Duration = .seconds(30)
     package var janitorBatchMax: Int = 100
+    /// A node down (no gateway has heard from it) this long counts as lost: its copies no longer count and
+    /// repair restores them elsewhere. If it comes back, its surplus copies are removed by GC.
+    package var nodeLostAfter: Duration = .seconds(600)
+    /// Repair and rebalance: copy rate cap for the whole cluster (one worker runs at a time), chunks copied
+    /// at once, and how often an idle worker looks for work.
+    package var repairBytesPerSecond: Int64 = 64 << 20
+    package var repairConcurrency: Int = 2
+    package var repairInterval: Duration = .seconds(2)
+    /// Chunks the repair worker reads per query.
+    package var repairBatchMax: Int = 256
+    /// The repair worker's lease in PostgreSQL: another gateway takes over this long after its holder died.
+    package var repairLease: Duration = .seconds(15)
+    /// Whether the worker also moves chunks to the ring's owners after nodes are added (rebalance).
+    package var rebalance: Bool = true
+    /// Orphan reconciliation: chunk files younger than this are never removed (an upload may still be
+    /// recording them); how often the worker lists the nodes (0: never).
+    package var orphanGrace: Duration = .seconds(3600)
+    package var orphanInterval: Duration = .seconds(3600)
 
     package init() {}
 
@@ -82,5 +100,11 @@ package struct GatewayLimits: Sendable, Equatable {
         try require((0...1024).contains(nodeFreeChunksMin), "nodeFreeChunksMin must be in 0...1024")
         try require(nodeStallTimeout >= .milliseconds(100), "nodeStallTimeout must be at least 100 ms")
         try require(garbageBatchMax >= 1 && janitorBatchMax >= 1, "GC and janitor batches must be at least 1")
+        try require(nodeLostAfter >= .zero, "nodeLostAfter must not be negative")
+        try require(repairBytesPerSecond >= 0, "repairBytesPerSecond must not be negative (0: unlimited)")
+        try require((1...64).contains(repairConcurrency), "repairConcurrency must be in 1...64")
+        try require(repairBatchMax >= 1, "repairBatchMax must be at least 1")
+        try require(repairLease >= .seconds(1), "repairLease must be at least a second")
+        try require(orphanGrace >= .seconds(1), "orphanGrace must be at least a second")
     }
 }

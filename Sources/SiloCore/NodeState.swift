@@ -1,4 +1,5 @@
-/// What a storage node may be used for, as the node table (`nodes.state`) says and the ring uses it.
+/// What a storage node may be used for, as the placement ring uses it: the operator's `NodeMembership` and
+/// the probes' up/down in one value (`draining` for any node that takes nothing new but is still read).
 package enum NodeState: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
     /// Healthy: receives new chunks and serves reads.
     case up

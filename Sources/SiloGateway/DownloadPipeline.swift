@@ -107,6 +107,9 @@ package struct DownloadPipeline: Sendable {
                 throw error
             } catch {
                 if error is NodeStalled { nodes.reportStalled(replica.id) }
+                if RepairWorker.isBadCopy(error) {
+                    nodes.reportBadCopy(chunk.chunkID, on: replica.id, reason: "read: \(error)")
+                }
                 failures.append("\(replica.id): \(error)")
                 logger.warning("chunk read failed; trying the next replica", metadata: [
                     "chunk": "\(chunk.chunkID)", "node": "\(replica.id)", "error": "\(error)"])
@@ -120,6 +123,7 @@ package struct DownloadPipeline: Sendable {
             let wholeChunk = slice.offsetInChunk.bytes == 0 && slice.length == chunk.length
             if wholeChunk && chunk.crc32c != 0 && crc != chunk.crc32c {
                 // Every byte is already on its way to the client: the response can only be cut short.
+                nodes.reportBadCopy(chunk.chunkID, on: replica.id, reason: "read: CRC32C of the whole chunk differs")
                 throw ChunkMismatch(node: replica.id, chunk: chunk.chunkID)
             }
             return

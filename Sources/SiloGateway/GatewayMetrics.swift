@@ -15,6 +15,12 @@ package struct GatewayMetrics: Sendable {
     let databaseConnections: CoreMetrics.Gauge
     /// Chunks being written to or read from nodes, over all requests.
     package let chunksInFlight: CoreMetrics.Meter
+    /// Repair: chunks whose replica sets it changed, bytes it copied, chunks short of good copies in its
+    /// last look (at most a batch), whether this gateway holds the repair lease.
+    let repairChunks: CoreMetrics.Counter
+    let repairBytes: CoreMetrics.Counter
+    let repairBacklog: CoreMetrics.Gauge
+    let repairLeader: CoreMetrics.Gauge
 
     package init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -31,6 +37,10 @@ package struct GatewayMetrics: Sendable {
         databaseConnectionsBusy = CoreMetrics.Gauge(label: "silo_gateway_db_connections_busy", factory: factory)
         databaseConnections = CoreMetrics.Gauge(label: "silo_gateway_db_connections", factory: factory)
         chunksInFlight = CoreMetrics.Meter(label: "silo_gateway_chunks_in_flight", factory: factory)
+        repairChunks = CoreMetrics.Counter(label: "silo_repair_chunks_total", factory: factory)
+        repairBytes = CoreMetrics.Counter(label: "silo_repair_copied_bytes_total", factory: factory)
+        repairBacklog = CoreMetrics.Gauge(label: "silo_repair_backlog_chunks", factory: factory)
+        repairLeader = CoreMetrics.Gauge(label: "silo_repair_leader", factory: factory)
     }
 
     package func record(operation: String, status: Int, since start: ContinuousClock.Instant) {
@@ -48,6 +58,11 @@ package struct GatewayMetrics: Sendable {
         nodesUp.record(up)
         if let databaseBusy { databaseConnectionsBusy.record(databaseBusy) }
         if let databaseTotal { databaseConnections.record(databaseTotal) }
+    }
+
+    package func refreshRepair(_ progress: RepairWorker.Progress) {
+        repairBacklog.record(progress.lastBacklog)
+        repairLeader.record(progress.holdsLease ? 1 : 0)
     }
 
     /// The Prometheus text exposition of every metric.

@@ -20,6 +20,8 @@ package struct HealthReporter: Sendable {
             var id: String
             var address: String
             var state: String
+            /// What the operator says: in, draining or out.
+            var membership: String
             var missedProbes: Int
             var ioBackend: String?
             var freeBytes: UInt64?
@@ -57,7 +59,7 @@ package struct HealthReporter: Sendable {
             databaseError: databaseError, replicas: limits.replicaCount, nodesUp: up,
             nodes: members.map {
                 .init(id: $0.record.id.value, address: $0.record.address, state: $0.state.rawValue,
-                      missedProbes: $0.missedProbes, ioBackend: $0.lastProbe?.ioBackend,
+                      membership: $0.record.membership.rawValue, missedProbes: $0.missedProbes, ioBackend: $0.lastProbe?.ioBackend,
                       freeBytes: $0.lastProbe.map { UInt64($0.free.bytes) }, shortOfSpace: $0.isShortOfSpace)
             })
     }

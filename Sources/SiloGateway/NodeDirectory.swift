@@ -34,11 +34,24 @@ package final class NodeDirectory: Sendable {
         let writer: NodeClient
         let connections: Task<Void, Never>
         package internal(set) var missedProbes: Int = 0
-        /// The state the ring uses: the table's, or down when our probes fail.
-        package var state: NodeState
+        /// What this gateway's own probes say: nil before the first verdict (the table's `down_since`
+        /// decides until then), false after `nodeMissedProbesMax` missed probes, a stall, or an answer from
+        /// a node with another identity.
+        package internal(set) var probedUp: Bool?
         package var lastProbe: NodeHealth?
         /// The last probe left too little room for new chunks (`GatewayLimits.nodeFreeChunksMin`).
         package internal(set) var isShortOfSpace = false
+        /// The node answered with an identity the table does not have for it (another data directory).
+        package internal(set) var identityRejected = false
+
+        /// Down when our probes say so, else draining unless the operator keeps it `in`, else up.
+        package var state: NodeState {
+            switch probedUp {
+            case false?: return .down
+            case nil where record.downSince != nil: return .down
+            default: return record.membership == .in ? .up : .draining
+            }
+        }
 
         /// What the ring makes of the node: one short of space takes no new chunks, as if draining, and
         /// is still read from.
@@ -102,14 +115,28 @@ package final class NodeDirectory: Sendable {
         state.withLock { $0.members[id]?.client }
     }
 
+    /// The client that writes (PutChunk) to `id`.
+    package func writer(for id: NodeID) -> NodeClient? {
+        state.withLock { $0.members[id]?.writer }
+    }
+
     package var upCount: Int { state.withLock { $0.members.values.count { $0.state == .up } } }
+
+    /// The members whose copies count for repair now (`in`, not lost, identity accepted).
+    package func goodNodes(lostAfter: Duration, now: Date = Date()) -> [NodeID] {
+        state.withLock { state in
+            state.members.values.filter {
+                $0.record.holdsGoodCopies(lostAfter: lostAfter, now: now) && !$0.identityRejected
+            }.map(\.record.id).sorted()
+        }
+    }
 
     /// A call to `id` stalled (`NodeStalled`): the node counts as down, for reads and placement, until a
     /// probe answers again — rather than every request finding out for itself, a stall timeout each.
     package func reportStalled(_ id: NodeID) {
         let changed = state.withLock { state -> Bool in
-            guard var member = state.members[id], member.state == .up else { return false }
-            member.state = .down
+            guard var member = state.members[id], member.state != .down else { return false }
+            member.probedUp = false
             member.missedProbes = max(member.missedProbes, limits.nodeMissedProbesMax)
             state.members[id] = member
             rebuildRing(&state)
@@ -166,13 +193,12 @@ package final class NodeDirectory: Sendable {
                 state.members[id] = nil
             }
             for record in records {
-                if var member = state.members[record.id] {
-                    // Our probes may know better than the table that an up node is gone.
-                    let probedDown = member.missedProbes >= limits.nodeMissedProbesMax
-                    member.state = probedDown && record.state == .up ? .down : record.state
+                if let member = state.members[record.id] {
+                    // Our own probes' verdict stands over the table's `down_since`.
                     state.members[record.id] = Member(
                         record: record, client: member.client, writer: member.writer, connections: member.connections,
-                        missedProbes: member.missedProbes, state: member.state, lastProbe: member.lastProbe)
+                        missedProbes: member.missedProbes, probedUp: member.probedUp, lastProbe: member.lastProbe,
+                        isShortOfSpace: member.isShortOfSpace, identityRejected: member.identityRejected)
                 } else if let member = makeMember(record) {
                     state.members[record.id] = member
                 }
@@ -197,7 +223,7 @@ package final class NodeDirectory: Sendable {
                 async let writes: Void? = try? await writer.grpc.runConnections()
                 _ = await (reads, writes)
             }
-            return Member(record: record, client: client, writer: writer, connections: connections, state: record.state)
+            return Member(record: record, client: client, writer: writer, connections: connections)
         } catch {
             logger.error("cannot make a client for node", metadata: ["node": "\(record.id)", "error": "\(error)"])
             return nil
@@ -213,62 +239,113 @@ package final class NodeDirectory: Sendable {
         }
     }
 
-    /// Probes every member once, concurrently, and acts on state changes.
+    /// Probes every member once, concurrently, and acts on state changes. An answer is recorded in the
+    /// table (heartbeat, free space, and the node's identity the first time); an answer the table refuses
+    /// (another identity) counts as a missed probe, so a node restarted on an empty or unmounted
+    /// directory, or two rows pointing at one process, is never up.
     package func probeAll() async {
         let targets = state.withLock { $0.members.values.map { ($0.record.id, $0.client) } }
         let options: CallOptions = { var o = CallOptions.defaults; o.timeout = limits.nodeProbeTimeout; return o }()
-        let results = await withTaskGroup(of: (NodeID, NodeHealth?).self) { group in
+        let results = await withTaskGroup(of: (NodeID, NodeHealth?, accepted: Bool).self) { group in
             for (id, client) in targets {
-                group.addTask {
-                    let response = try? await client.healthCheck(options: options)
-                    return (id, response)
+                group.addTask { [store] in
+                    guard let response = try? await client.healthCheck(options: options) else { return (id, nil, false) }
+                    // The database being away is not the node's fault: only a refusal counts against it.
+                    let accepted = (try? await store.recordHeartbeat(
+                        id, capacity: response.capacity, free: response.free, instanceID: response.instanceID)) ?? true
+                    return (id, response, accepted)
                 }
             }
-            var results: [(NodeID, NodeHealth?)] = []
+            var results: [(NodeID, NodeHealth?, accepted: Bool)] = []
             for await result in group { results.append(result) }
             return results
         }
         var changes: [(NodeID, NodeState)] = []
-        var heartbeats: [(NodeID, NodeHealth)] = []
         var spaceChanges: [(NodeID, short: Bool, free: ByteCount)] = []
+        var impostors: [(NodeID, answered: String, recorded: String?)] = []
+        var quarantined: [(NodeID, [ChunkID])] = []
         let freeBytesMin = ByteCount(limits.chunkBytes * Int64(limits.nodeFreeChunksMin))
         state.withLock { state in
-            for (id, response) in results {
+            for (id, response, accepted) in results {
                 guard var member = state.members[id] else { continue }
-                if let response {
+                let before = member.state
+                if let response, accepted {
                     member.missedProbes = 0
+                    member.probedUp = true
+                    member.identityRejected = false
+                    let newlyQuarantined = response.quarantinedChunks.filter {
+                        member.lastProbe?.quarantinedChunks.contains($0) != true
+                    }
+                    if !newlyQuarantined.isEmpty { quarantined.append((id, newlyQuarantined)) }
                     member.lastProbe = response
-                    heartbeats.append((id, response))
                     let short = response.free < freeBytesMin
                     if short != member.isShortOfSpace {
                         member.isShortOfSpace = short
                         spaceChanges.append((id, short, response.free))
                     }
-                    if member.state == .down && member.record.state != .draining {
-                        member.state = .up
-                        changes.append((id, .up))
-                    }
                 } else {
+                    if let response, !member.identityRejected {
+                        member.identityRejected = true
+                        impostors.append((id, response.instanceID, member.record.instanceID))
+                    }
                     member.missedProbes += 1
-                    if member.missedProbes == limits.nodeMissedProbesMax && member.state == .up {
-                        member.state = .down
-                        changes.append((id, .down))
+                    if member.missedProbes >= limits.nodeMissedProbesMax || member.identityRejected {
+                        member.probedUp = false
                     }
                 }
+                if member.state != before { changes.append((id, member.state)) }
                 state.members[id] = member
             }
             if !changes.isEmpty || !spaceChanges.isEmpty { rebuildRing(&state) }
+        }
+        for (id, answered, recorded) in impostors {
+            logger.error("node answered with another identity than the table records: not used until it matches", metadata: [
+                "node": "\(id)", "answered": "\(answered)", "recorded": "\(recorded ?? "another row's")"])
         }
         for (id, short, free) in spaceChanges {
             logger.notice(short ? "node is short of space: no new chunks until it has room" : "node has room again",
                           metadata: ["node": "\(id)", "free": "\(free)", "needed": "\(freeBytesMin)"])
         }
+        let heardWithin = limits.nodeProbeInterval * limits.nodeMissedProbesMax
         for (id, newState) in changes {
             logger.notice("node is \(newState.rawValue)", metadata: ["node": "\(id)"])
-            try? await store.setNodeState(id, newState)
+            if newState == .down { try? await store.markNodeDown(id, unlessHeardWithin: heardWithin) }
         }
-        for (id, response) in heartbeats {
-            try? await store.recordHeartbeat(id, capacity: response.capacity, free: response.free)
+        for (id, chunks) in quarantined {
+            logger.warning("node quarantined bad chunk copies", metadata: ["node": "\(id)", "chunks": "\(chunks.count)"])
+            for chunk in chunks { try? await store.reportBadCopy(chunk, on: id, reason: "quarantined by the node") }
+        }
+    }
+
+    /// A read found the copy of `chunk` on `node` bad (DATA_LOSS, a size or CRC32C mismatch, NOT_FOUND):
+    /// it no longer counts, and the repair worker replaces it.
+    package func reportBadCopy(_ chunk: ChunkID, on node: NodeID, reason: String) {
+        logger.warning("bad chunk copy; queued for repair", metadata: ["chunk": "\(chunk)", "node": "\(node)", "reason": "\(reason)"])
+        Task { [store, logger] in
+            do {
+                try await store.reportBadCopy(chunk, on: node, reason: reason)
+            } catch {
+                logger.warning("cannot record a bad chunk copy", metadata: ["chunk": "\(chunk)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// What repair needs of the membership: the ring of `in` nodes (whatever their probes say), and for
+    /// every member whether its copies count (`in` and not down past `lostAfter`), whether it answers and
+    /// whether it takes new copies.
+    package func repairView(lostAfter: Duration, now: Date = Date()) -> (ring: HashRing, nodes: [NodeID: RepairNodeView])? {
+        state.withLock { state in
+            var views: [NodeID: RepairNodeView] = [:]
+            var inMembers: [RingMember] = []
+            for member in state.members.values {
+                let record = member.record
+                views[record.id] = RepairNodeView(
+                    countsCopies: record.holdsGoodCopies(lostAfter: lostAfter, now: now) && !member.identityRejected,
+                    readable: member.state != .down, writable: member.ringState == .up)
+                if record.membership == .in { inMembers.append(RingMember(record.id)) }
+            }
+            guard let ring = try? HashRing(members: inMembers) else { return nil }
+            return (ring, views)
         }
     }
 }

@@ -6,8 +6,8 @@ import NIOCore
 import SiloCore
 import SiloMetadata
 
-/// Everything `silo gateway` runs: the S3 server, the node directory's probes, the GC worker and the
-/// janitor, over one metadata store.
+/// Everything `silo gateway` runs: the S3 server, the node directory's probes, the GC worker, the janitor
+/// and the repair worker, over one metadata store.
 package struct GatewayServer: Sendable {
     package var host: String
     package var port: Int
@@ -33,6 +33,7 @@ package struct GatewayServer: Sendable {
         let metrics = GatewayMetrics()
         let gateway = S3Gateway(store: store, nodes: nodes, limits: limits, metrics: metrics, logger: logger)
         let collector = GarbageCollector(store: store, nodes: nodes, limits: limits, logger: logger)
+        let repair = RepairWorker(store: store, nodes: nodes, limits: limits, logger: logger, metrics: metrics)
         let idle = TimeAmount.nanoseconds(Int64(idleTimeout.components.seconds) * 1_000_000_000)
         let app = Application(
             responder: gateway,
@@ -50,6 +51,7 @@ package struct GatewayServer: Sendable {
                 group.addTask { try await app.runService() }
                 group.addTask { await nodes.run() }
                 group.addTask { await collector.run() }
+                group.addTask { await repair.run() }
                 // The server returns on a signal; the background loops then stop with it.
                 try await group.next()
                 group.cancelAll()

@@ -119,22 +119,49 @@ package struct GarbageChunk: Hashable, Sendable {
     package var attempts: Int
 }
 
+/// One row of the node table: where the node is, what the operator says of it (`membership`), and what
+/// the gateways' probes last saw (`downSince`: nil while some gateway hears from it).
 package struct NodeRecord: Hashable, Sendable {
     package var id: NodeID
     package var address: String
-    package var state: NodeState
+    package var membership: NodeMembership
     package var capacity: ByteCount
     package var free: ByteCount
     package var lastHeartbeat: Date?
+    /// When gateways stopped hearing from the node; nil while it answers.
+    package var downSince: Date?
+    /// The identity its data directory holds (HealthCheck's instance id), recorded at its first answer; a
+    /// node answering with another one is not this node (an empty or unmounted directory, or another
+    /// node's process at this address).
+    package var instanceID: String?
 
-    package init(id: NodeID, address: String, state: NodeState, capacity: ByteCount, free: ByteCount,
-                lastHeartbeat: Date? = nil) {
+    package init(id: NodeID, address: String, membership: NodeMembership = .in, capacity: ByteCount,
+                free: ByteCount, lastHeartbeat: Date? = nil, downSince: Date? = nil, instanceID: String? = nil) {
         self.id = id
         self.address = address
-        self.state = state
+        self.membership = membership
         self.capacity = capacity
         self.free = free
         self.lastHeartbeat = lastHeartbeat
+        self.downSince = downSince
+        self.instanceID = instanceID
+    }
+
+    /// The table's view as one ring state: draining unless `in`, down while no gateway hears from it.
+    package var state: NodeState {
+        membership != .in ? .draining : downSince != nil ? .down : .up
+    }
+
+    /// Down for at least `lostAfter` as of `now`: its copies no longer count.
+    package func isLost(lostAfter: Duration, now: Date = Date()) -> Bool {
+        guard let downSince else { return false }
+        let seconds = Double(lostAfter.components.seconds) + Double(lostAfter.components.attoseconds) / 1e18
+        return now.timeIntervalSince(downSince) >= seconds
+    }
+
+    /// Whether the node's copies count towards a chunk's replicas: `in`, and not lost.
+    package func holdsGoodCopies(lostAfter: Duration, now: Date = Date()) -> Bool {
+        membership == .in && !isLost(lostAfter: lostAfter, now: now)
     }
 }
 
@@ -167,6 +194,8 @@ package enum MetadataError: Error, Sendable, Equatable, CustomStringConvertible 
     case invalidContinuationToken
     case noSuchNode(NodeID)
     case nodeAlreadyExists(NodeID)
+    /// `remove` of a node that objects or parts still name as a replica.
+    case nodeHoldsCopies(NodeID, copies: Int)
     case accessKeyAlreadyExists(String)
     case noSuchAccessKey(String)
 
@@ -187,6 +216,8 @@ package enum MetadataError: Error, Sendable, Equatable, CustomStringConvertible 
         case .invalidContinuationToken: return "the continuation token is not one this store issued"
         case .noSuchNode(let id): return "node \(id) is not registered"
         case .nodeAlreadyExists(let id): return "node \(id) is already registered"
+        case .nodeHoldsCopies(let id, let copies):
+            return "node \(id) still holds \(copies) chunk cop\(copies == 1 ? "y" : "ies") the metadata counts on; drain it first (or --force)"
         case .accessKeyAlreadyExists(let key): return "access key \(key) already exists"
         case .noSuchAccessKey(let key): return "access key \(key) does not exist"
         }

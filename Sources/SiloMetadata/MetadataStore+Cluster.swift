@@ -5,23 +5,52 @@ import SiloCore
 /// metadata.
 extension MetadataStore {
     static let upsertNode = Statement("silo_upsert_node", """
-        INSERT INTO nodes (id, address, state, capacity_bytes, free_bytes, last_heartbeat)
+        INSERT INTO nodes (id, address, membership, capacity_bytes, free_bytes, last_heartbeat)
         VALUES ($1, $2, $3, $4, $5, now())
-        ON CONFLICT (id) DO UPDATE SET address = EXCLUDED.address, state = EXCLUDED.state,
-            capacity_bytes = EXCLUDED.capacity_bytes, free_bytes = EXCLUDED.free_bytes, last_heartbeat = now()
+        ON CONFLICT (id) DO UPDATE SET address = EXCLUDED.address,
+            capacity_bytes = EXCLUDED.capacity_bytes, free_bytes = EXCLUDED.free_bytes, last_heartbeat = now(),
+            down_since = NULL
         """)
+    /// A probe's answer: stamps the heartbeat, clears `down_since`, and records the node's identity the
+    /// first time. Matches no row when the node answered with another identity than the recorded one.
     static let nodeHeartbeat = Statement("silo_node_heartbeat", """
-        UPDATE nodes SET free_bytes = $2, capacity_bytes = $3, last_heartbeat = now() WHERE id = $1
+        UPDATE nodes SET free_bytes = $2, capacity_bytes = $3, last_heartbeat = now(), down_since = NULL,
+            instance_id = coalesce(instance_id, nullif($4, ''))
+        WHERE id = $1 AND (instance_id IS NULL OR $4 = '' OR instance_id = $4)
+        """)
+    /// Marks a node down unless some gateway heard from it within `$2` seconds: gateways that disagree
+    /// (one cut off from a node another reaches) leave it up, and the table does not flap.
+    static let nodeDown = Statement("silo_node_down", """
+        UPDATE nodes SET down_since = now()
+        WHERE id = $1 AND down_since IS NULL
+          AND (last_heartbeat IS NULL OR last_heartbeat < now() - make_interval(secs => $2))
         """)
     static let insertNode = Statement("silo_insert_node", """
-        INSERT INTO nodes (id, address, state, capacity_bytes, free_bytes, last_heartbeat)
+        INSERT INTO nodes (id, address, membership, capacity_bytes, free_bytes, last_heartbeat)
         VALUES ($1, $2, $3, $4, $5, NULL) ON CONFLICT (id) DO NOTHING
         """)
     static let deleteNode = Statement("silo_delete_node", "DELETE FROM nodes WHERE id = $1")
-    static let nodeState = Statement("silo_node_state", "UPDATE nodes SET state = $2 WHERE id = $1")
+    static let nodeMembership = Statement("silo_node_membership", "UPDATE nodes SET membership = $2 WHERE id = $1")
     static let selectNodes = Statement("silo_select_nodes", """
-        SELECT id, address, state, capacity_bytes, free_bytes, \(epochMicroseconds("last_heartbeat"))
+        SELECT id, address, membership, capacity_bytes, free_bytes, \(epochMicroseconds("last_heartbeat")),
+            \(epochMicroseconds("down_since")), instance_id
         FROM nodes ORDER BY id
+        """)
+    /// Copies a node is named for, in objects and in multipart parts.
+    static let countNodeCopies = Statement("silo_count_node_copies", """
+        SELECT (SELECT count(*) FROM chunks WHERE $1 = ANY(replica_node_ids))
+             + (SELECT count(*) FROM multipart_part_chunks WHERE $1 = ANY(replica_node_ids))
+        """)
+    /// Forgets a node's identity and counts every copy it was named for as bad: its disk was replaced.
+    static let resetNodeIdentity = Statement("silo_reset_node_identity", """
+        WITH node AS (UPDATE nodes SET instance_id = NULL, down_since = NULL WHERE id = $1 RETURNING id)
+        INSERT INTO bad_copies (chunk_id, node_id, reason)
+        SELECT chunk_id, $1, 'node identity reset' FROM chunks
+        WHERE $1 = ANY(replica_node_ids) AND EXISTS (SELECT 1 FROM node)
+        UNION ALL
+        SELECT chunk_id, $1, 'node identity reset' FROM multipart_part_chunks
+        WHERE $1 = ANY(replica_node_ids) AND EXISTS (SELECT 1 FROM node)
+        ON CONFLICT DO NOTHING
         """)
     static let claimGarbage = Statement("silo_claim_garbage", """
         UPDATE gc_queue SET claimed_until = now() + make_interval(secs => $2), attempts = attempts + 1
@@ -29,7 +58,14 @@ extension MetadataStore {
             SELECT gc_id FROM gc_queue
             WHERE (claimed_until IS NULL OR claimed_until < now()) AND enqueued_at <= now() - make_interval(secs => $3)
             ORDER BY gc_id LIMIT $1 FOR UPDATE SKIP LOCKED)
-        RETURNING gc_id, chunk_id, replica_node_ids, attempts
+        RETURNING gc_id, chunk_id, ARRAY(
+            SELECT unnest(replica_node_ids)
+            EXCEPT
+            SELECT unnest(named.replica_node_ids) FROM (
+                SELECT replica_node_ids FROM chunks c WHERE c.chunk_id = gc_queue.chunk_id
+                UNION ALL SELECT replica_node_ids FROM multipart_part_chunks m WHERE m.chunk_id = gc_queue.chunk_id
+                UNION ALL SELECT replica_node_ids FROM pending_chunks p WHERE p.chunk_id = gc_queue.chunk_id
+            ) named), attempts
         """)
     static let acknowledgeGarbage = Statement("silo_acknowledge_garbage", """
         DELETE FROM gc_queue WHERE gc_id = ANY($1::bigint[])
@@ -67,11 +103,12 @@ extension MetadataStore {
 
     // MARK: - Nodes
 
-    /// Adds a node or updates its address, state and capacity; stamps its heartbeat.
+    /// Adds a node or updates its address and capacity; stamps its heartbeat. An existing node keeps its
+    /// membership: only an operator changes it (`setMembership`).
     package func registerNode(_ node: NodeRecord) async throws {
         try await pool.transaction { connection in
             _ = try connection.execute(Self.upsertNode, [
-                node.id.value, node.address, node.state.rawValue, node.capacity.bytes.sql, node.free.bytes.sql,
+                node.id.value, node.address, node.membership.rawValue, node.capacity.bytes.sql, node.free.bytes.sql,
             ])
         }
     }
@@ -82,33 +119,74 @@ extension MetadataStore {
     package func addNode(_ node: NodeRecord) async throws {
         let added = try await pool.transaction { connection in
             try connection.execute(Self.insertNode, [
-                node.id.value, node.address, node.state.rawValue, node.capacity.bytes.sql, node.free.bytes.sql,
+                node.id.value, node.address, node.membership.rawValue, node.capacity.bytes.sql, node.free.bytes.sql,
             ]).affectedRows == 1
         }
         if !added { throw MetadataError.nodeAlreadyExists(node.id) }
     }
 
-    /// Forgets a node. Chunk rows keep naming it as a replica; reads fail over to the other replicas.
-    package func removeNode(_ id: NodeID) async throws {
+    /// Forgets a node. Unless `force`, refuses (`nodeHoldsCopies`) while any object or part still names it
+    /// as a replica: drain it first. Forced, its copies no longer count and repair replaces them.
+    package func removeNode(_ id: NodeID, force: Bool = false) async throws {
         try await pool.transaction { connection in
+            if !force {
+                let copies = try connection.execute(Self.countNodeCopies, [id.value]).requiredInt64(0, 0)
+                if copies > 0 { throw MetadataError.nodeHoldsCopies(id, copies: Int(copies)) }
+            }
             guard try connection.execute(Self.deleteNode, [id.value]).affectedRows == 1 else {
                 throw MetadataError.noSuchNode(id)
             }
         }
     }
 
-    package func recordHeartbeat(_ id: NodeID, capacity: ByteCount, free: ByteCount) async throws {
-        try await pool.transaction { connection in
-            let updated = try connection.execute(Self.nodeHeartbeat, [id.value, free.bytes.sql, capacity.bytes.sql])
-            guard updated.affectedRows == 1 else { throw MetadataError.noSuchNode(id) }
+    /// Copies of chunks (objects and multipart parts) the metadata names `id` for.
+    package func copyCount(on id: NodeID) async throws -> Int {
+        try await pool.read { connection in
+            Int(try connection.execute(Self.countNodeCopies, [id.value]).requiredInt64(0, 0))
         }
     }
 
-    package func setNodeState(_ id: NodeID, _ state: NodeState) async throws {
+    /// Records a probe's answer. Returns false when the node answered with another identity than the one
+    /// recorded (or one another row already has): it is not the node this row names.
+    @discardableResult
+    package func recordHeartbeat(_ id: NodeID, capacity: ByteCount, free: ByteCount, instanceID: String = "")
+        async throws -> Bool
+    {
+        do {
+            return try await pool.transaction { connection in
+                try connection.execute(Self.nodeHeartbeat, [id.value, free.bytes.sql, capacity.bytes.sql, instanceID])
+                    .affectedRows == 1
+            }
+        } catch let error as DatabaseError where error.sqlState == SQLState.uniqueViolation {
+            return false
+        }
+    }
+
+    /// Marks a node down, unless a gateway heard from it in the last `window`.
+    package func markNodeDown(_ id: NodeID, unlessHeardWithin window: Duration = .zero) async throws {
         try await pool.transaction { connection in
-            guard try connection.execute(Self.nodeState, [id.value, state.rawValue]).affectedRows == 1 else {
+            _ = try connection.execute(Self.nodeDown, [id.value, Self.seconds(window)])
+        }
+    }
+
+    package func setMembership(_ id: NodeID, _ membership: NodeMembership) async throws {
+        try await pool.transaction { connection in
+            guard try connection.execute(Self.nodeMembership, [id.value, membership.rawValue]).affectedRows == 1 else {
                 throw MetadataError.noSuchNode(id)
             }
+        }
+    }
+
+    /// The node's disk was replaced (or wiped): its recorded identity is forgotten so that it is accepted
+    /// again, and every copy it was named for counts as bad until repair replaced it. Returns how many.
+    @discardableResult
+    package func resetNodeIdentity(_ id: NodeID) async throws -> Int {
+        try await pool.transaction { connection in
+            guard try connection.execute(Statement("silo_node_exists", "SELECT 1 FROM nodes WHERE id = $1"),
+                                         [id.value]).rowCount == 1 else {
+                throw MetadataError.noSuchNode(id)
+            }
+            return try connection.execute(Self.resetNodeIdentity, [id.value]).affectedRows
         }
     }
 
@@ -116,15 +194,16 @@ extension MetadataStore {
         try await pool.read { connection in
             let result = try connection.execute(Self.selectNodes)
             return try (0..<result.rowCount).map { row in
-                let stateText = try result.requiredString(row, 2)
-                guard let state = NodeState(rawValue: stateText) else {
-                    throw DatabaseError.unexpectedResult("node state '\(stateText)'")
+                let text = try result.requiredString(row, 2)
+                guard let membership = NodeMembership(rawValue: text) else {
+                    throw DatabaseError.unexpectedResult("node membership '\(text)'")
                 }
                 return NodeRecord(
                     id: try storedName(result.requiredString(row, 0), NodeID.init),
-                    address: try result.requiredString(row, 1), state: state,
+                    address: try result.requiredString(row, 1), membership: membership,
                     capacity: ByteCount(try result.requiredInt64(row, 3)),
-                    free: ByteCount(try result.requiredInt64(row, 4)), lastHeartbeat: try result.date(row, 5))
+                    free: ByteCount(try result.requiredInt64(row, 4)), lastHeartbeat: try result.date(row, 5),
+                    downSince: try result.date(row, 6), instanceID: result.string(row, 7))
             }
         }
     }

@@ -15,6 +15,8 @@ package enum Migrations {
         Migration(version: 2, name: "upload commit in one round trip", sql: commitUploadFunction),
         Migration(version: 3, name: "upload commit with chunk checksums", sql: commitUploadWithChecksums),
         Migration(version: 4, name: "conditional upload commit; multipart uploads by age", sql: conditionalCommit),
+        Migration(version: 5, name: "node membership apart from probes; node identity; bad copies; leases",
+                  sql: selfHealing),
     ]
 
     /// An arbitrary constant that names Silo's migration lock among the advisory locks of the database.

@@ -85,6 +85,23 @@ package struct HashRing: Sendable {
         try walk(from: chunk, count: count, eligibleCount: members.count) { _ in true }
     }
 
+    /// The first nodes (at most `count`) clockwise from the chunk's position that `isEligible` accepts, in
+    /// walk order: fewer when fewer qualify. Repair uses it to find where a chunk's missing copies go.
+    package func owners(for chunk: ChunkID, count: Int, where isEligible: (RingMember) -> Bool) -> [NodeID] {
+        guard count > 0, !pointPositions.isEmpty else { return [] }
+        var chosen: [Int] = []
+        var index = firstPoint(atOrAfter: Self.position(of: chunk))
+        for _ in 0..<pointPositions.count {
+            let owner = Int(pointOwners[index])
+            if !chosen.contains(owner) && isEligible(members[owner]) {
+                chosen.append(owner)
+                if chosen.count == count { break }
+            }
+            index = index + 1 == pointPositions.count ? 0 : index + 1
+        }
+        return chosen.map { members[$0].id }
+    }
+
     /// The state the ring was built with for `node`, or nil when it is not a member.
     package func state(of node: NodeID) -> NodeState? {
         members.first { $0.id == node }?.state

@@ -46,6 +46,24 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "Seconds a replaced or deleted object's chunks stay readable before GC removes them.")
     var gcGraceSeconds: Int = Int(GatewayLimits().garbageGrace.components.seconds)
 
+    @Option(help: "Seconds a node may stay down (no gateway hears from it) before it counts as lost and repair restores its copies elsewhere.")
+    var nodeLostAfter: Int = Int(GatewayLimits().nodeLostAfter.components.seconds)
+
+    @Option(help: "Cap on the bytes repair and rebalance copy per second, cluster-wide, e.g. 64MiB (0: no cap).")
+    var repairBytesPerSecond: String = ByteCount(GatewayLimits().repairBytesPerSecond).description
+
+    @Option(help: "Chunks repair copies at once.")
+    var repairConcurrency: Int = GatewayLimits().repairConcurrency
+
+    @Option(help: "Move chunks to their ring owners after nodes are added: true or false.")
+    var rebalance: Bool = GatewayLimits().rebalance
+
+    @Option(help: "Seconds between orphan reconciliation rounds (chunk files no metadata names are removed); 0: never.")
+    var orphanIntervalSeconds: Int = Int(GatewayLimits().orphanInterval.components.seconds)
+
+    @Option(help: "Seconds a chunk file must have existed before orphan reconciliation may remove it.")
+    var orphanGraceSeconds: Int = Int(GatewayLimits().orphanGrace.components.seconds)
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = "info"
 
@@ -56,6 +74,11 @@ struct GatewayCommand: AsyncParsableCommand {
             throw ValidationError("--max-object-bytes must be a size such as 10GiB")
         }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level") }
+        guard nodeLostAfter >= 0 else { throw ValidationError("--node-lost-after must not be negative") }
+        guard ByteCount(parsing: repairBytesPerSecond) != nil else {
+            throw ValidationError("--repair-bytes-per-second must be a size such as 64MiB")
+        }
+        guard orphanIntervalSeconds >= 0 else { throw ValidationError("--orphan-interval-seconds must not be negative") }
         guard abandonedUploadSeconds > 0 else { throw ValidationError("--abandoned-upload-seconds must be positive") }
         guard abandonedMultipartSeconds > 0 else {
             throw ValidationError("--abandoned-multipart-seconds must be positive")
@@ -77,6 +100,12 @@ struct GatewayCommand: AsyncParsableCommand {
         limits.abandonedUploadAge = .seconds(abandonedUploadSeconds)
         limits.abandonedMultipartUploadAge = .seconds(abandonedMultipartSeconds)
         limits.garbageGrace = .seconds(max(0, gcGraceSeconds))
+        limits.nodeLostAfter = .seconds(nodeLostAfter)
+        limits.repairBytesPerSecond = ByteCount(parsing: repairBytesPerSecond)!.bytes
+        limits.repairConcurrency = repairConcurrency
+        limits.rebalance = rebalance
+        limits.orphanInterval = .seconds(orphanIntervalSeconds)
+        limits.orphanGrace = .seconds(orphanGraceSeconds)
         do { try limits.validate() } catch { throw ValidationError("\(error)") }
         var databaseLimits = MetadataLimits()
         databaseLimits.poolConnections = databaseConnections

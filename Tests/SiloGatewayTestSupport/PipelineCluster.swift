@@ -25,6 +25,9 @@ package struct PipelineCluster {
         GarbageCollector(store: store, nodes: directory, limits: limits, logger: quietLogger)
     }
 
+    /// A repair worker of this cluster (a new holder each time).
+    var repair: RepairWorker { RepairWorker(store: store, nodes: directory, limits: limits, logger: quietLogger) }
+
     /// Small chunks, so a few MiB make dozens of them; quick probes and short GC leases, so failures show
     /// within a test's time.
     static let testLimits: GatewayLimits = {
@@ -46,6 +49,7 @@ package struct PipelineCluster {
         limits.garbageLease = .milliseconds(200)
         // No grace: GC may take retired chunks at once (the grace itself is tested on its own).
         limits.garbageGrace = .zero
+        limits.repairBytesPerSecond = 0
         return limits
     }()
 
@@ -64,7 +68,7 @@ package struct PipelineCluster {
                 nodes.append(try await StorageNodeFixture.start("node\(index)", capacityBytes: capacity))
             }
             for node in nodes {
-                try await store.registerNode(NodeRecord(id: node.id, address: node.address, state: .up,
+                try await store.registerNode(NodeRecord(id: node.id, address: node.address,
                                                         capacity: ByteCount(1 << 30), free: ByteCount(1 << 30)))
             }
             let bucket = try BucketName("pipeline-test")

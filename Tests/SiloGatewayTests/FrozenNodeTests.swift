@@ -23,7 +23,7 @@ import Testing
     /// Repoints `node`'s row in the node table at a port that never answers, and re-reads the table: the
     /// directory keeps the node up (no probe has run), as it would in the seconds before probes notice.
     func freeze(_ node: StorageNodeFixture, in cluster: PipelineCluster, at silent: SilentListener) async throws {
-        try await cluster.store.registerNode(NodeRecord(id: node.id, address: silent.address, state: .up,
+        try await cluster.store.registerNode(NodeRecord(id: node.id, address: silent.address,
                                                         capacity: ByteCount(1 << 30), free: ByteCount(1 << 30)))
         await cluster.directory.refresh()
         #expect(cluster.directory.members.first { $0.record.id == node.id }?.record.address == silent.address)

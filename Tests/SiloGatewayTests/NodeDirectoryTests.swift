@@ -177,7 +177,7 @@ import Testing
             let object = try #require(try await cluster.object("before-drain"))
             let draining = try #require(cluster.nodes.first { node in object.chunks.contains { $0.replicas.contains(node.id) } })
 
-            try await cluster.store.setNodeState(draining.id, .draining)
+            try await cluster.store.setMembership(draining.id, .draining)
             await directory.refresh()
             await directory.probeAll()
             #expect(state(of: draining.id, in: directory) == .draining)
@@ -202,8 +202,8 @@ import Testing
         }
     }
 
-    /// A node removed from the table is forgotten at the next refresh: reads use the other replica, and GC
-    /// does not wait for it.
+    /// A node removed from the table (forced: it still holds copies) is forgotten at the next refresh:
+    /// reads use the other replica, and GC does not wait for it.
     @Test func aRemovedNodeIsForgotten() async throws {
         try await PipelineCluster.with { cluster in
             let directory = cluster.directory
@@ -211,7 +211,10 @@ import Testing
             try await cluster.upload(data, key: "on-removed")
             let object = try #require(try await cluster.object("on-removed"))
             let removed = cluster.node(object.chunks[0].replicas[0])
-            try await cluster.store.removeNode(removed.id)
+            await #expect(throws: MetadataError.nodeHoldsCopies(removed.id, copies: try await cluster.store.copyCount(on: removed.id))) {
+                try await cluster.store.removeNode(removed.id)
+            }
+            try await cluster.store.removeNode(removed.id, force: true)
             await directory.refresh()
             #expect(directory.members.count == 2 && directory.client(for: removed.id) == nil)
             #expect(try await cluster.download(object) == data)

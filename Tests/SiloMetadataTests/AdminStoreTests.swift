@@ -9,7 +9,7 @@ import Testing
 /// a `MetadataError`, and listings never carry secrets.
 @Suite struct AdminStoreTests {
     private func node(_ id: String, _ address: String = "127.0.0.1:50051") -> NodeRecord {
-        NodeRecord(id: try! NodeID(id), address: address, state: .up, capacity: ByteCount(1 << 30), free: ByteCount(0))
+        NodeRecord(id: try! NodeID(id), address: address, capacity: ByteCount(1 << 30), free: ByteCount(0))
     }
 
     @Test func addedNodeIsListedWithoutAHeartbeat() async throws {
@@ -32,19 +32,19 @@ import Testing
         }
     }
 
-    @Test func setStateAndRemove() async throws {
+    @Test func setMembershipAndRemove() async throws {
         try await TestDatabase.withStore { store in
             try await store.addNode(node("n1"))
             try await store.addNode(node("n2"))
-            try await store.setNodeState(try NodeID("n1"), .draining)
-            #expect(try await store.nodes().map(\.state) == [.draining, .up])
+            try await store.setMembership(try NodeID("n1"), .draining)
+            #expect(try await store.nodes().map(\.membership) == [.draining, .in])
             try await store.removeNode(try NodeID("n1"))
             #expect(try await store.nodes().map(\.id.value) == ["n2"])
             await #expect(throws: MetadataError.noSuchNode(try NodeID("n1"))) {
                 try await store.removeNode(try NodeID("n1"))
             }
             await #expect(throws: MetadataError.noSuchNode(try NodeID("n1"))) {
-                try await store.setNodeState(try NodeID("n1"), .up)
+                try await store.setMembership(try NodeID("n1"), .in)
             }
         }
     }

@@ -153,18 +153,18 @@ import Testing
 
     @Test func nodesAndAccessKeys() async throws {
         try await TestDatabase.withStore { store in
-            let node = NodeRecord(id: try NodeID("node1"), address: "127.0.0.1:50051", state: .up,
+            let node = NodeRecord(id: try NodeID("node1"), address: "127.0.0.1:50051",
                                   capacity: .gibibytes(10), free: .gibibytes(9))
             try await store.registerNode(node)
             try await store.recordHeartbeat(node.id, capacity: .gibibytes(10), free: .gibibytes(8))
-            try await store.setNodeState(node.id, .draining)
+            try await store.setMembership(node.id, .draining)
             let nodes = try await store.nodes()
             #expect(nodes.count == 1)
-            #expect(nodes.first?.state == .draining)
+            #expect(nodes.first?.membership == .draining && nodes.first?.state == .draining)
             #expect(nodes.first?.free == .gibibytes(8))
             #expect(nodes.first?.lastHeartbeat != nil)
             await #expect(throws: MetadataError.noSuchNode(try NodeID("ghost"))) {
-                try await store.setNodeState(try NodeID("ghost"), .down)
+                try await store.setMembership(try NodeID("ghost"), .out)
             }
 
             try await store.putAccessKey(id: "AKIDEXAMPLE", secret: "secret/with+chars")

@@ -243,7 +243,7 @@ def nodes(database_url: str) -> dict[str, dict]:
 
 
 class TestAdminNodes:
-    def test_add_list_set_state_remove(self, database_url):
+    def test_add_list_drain_remove(self, database_url):
         silo("nodes", "add", "127.0.0.1:50061", database_url=database_url)
         silo("nodes", "add", "10.0.0.2:50051", "--node-id", "node-b", "--capacity-bytes", "2GiB",
              database_url=database_url)
@@ -252,16 +252,21 @@ class TestAdminNodes:
         assert set(listed) == {"127.0.0.1-50061", "node-b"}
         assert listed["node-b"]["address"] == "10.0.0.2:50051"
         assert listed["node-b"]["capacity_bytes"] == 2 << 30
+        assert listed["node-b"]["membership"] == "in"
         assert listed["node-b"]["state"] == "up"
         assert listed["node-b"]["last_heartbeat"] is None
+        assert listed["node-b"]["down_since"] is None and listed["node-b"]["instance_id"] is None
 
         text = silo("nodes", "list", database_url=database_url).stdout.splitlines()
-        assert text[0].split() == ["ID", "ADDRESS", "STATE", "CAPACITY", "FREE", "LAST", "HEARTBEAT"]
-        assert text[2].split() == ["node-b", "10.0.0.2:50051", "up", "2", "GiB", "2", "GiB", "never"]
+        assert text[0].split() == ["ID", "ADDRESS", "MEMBERSHIP", "STATE", "CAPACITY", "FREE", "LAST", "HEARTBEAT"]
+        assert text[2].split() == ["node-b", "10.0.0.2:50051", "in", "up", "2", "GiB", "2", "GiB", "never"]
 
-        for state in ("draining", "down", "up", "down"):
-            silo("nodes", "set-state", "node-b", state, database_url=database_url)
-            assert nodes(database_url)["node-b"]["state"] == state
+        drained = silo("nodes", "drain", "node-b", database_url=database_url)
+        assert "node node-b is draining; 0 chunk copies to move" in drained.stdout
+        assert nodes(database_url)["node-b"]["membership"] == "draining"
+        for membership in ("out", "in", "draining"):
+            silo("nodes", "set-membership", "node-b", membership, database_url=database_url)
+            assert nodes(database_url)["node-b"]["membership"] == membership
 
         silo("nodes", "remove", "node-b", database_url=database_url)
         assert set(nodes(database_url)) == {"127.0.0.1-50061"}
@@ -273,14 +278,15 @@ class TestAdminNodes:
         assert "node n1 is already registered" in duplicate.stderr
         assert nodes(database_url)["n1"]["address"] == "127.0.0.1:50071"
 
-        for arguments in (("set-state", "ghost", "down"), ("remove", "ghost")):
+        for arguments in (("set-membership", "ghost", "out"), ("drain", "ghost"), ("remove", "ghost"),
+                          ("reset-identity", "ghost")):
             result = silo("nodes", *arguments, database_url=database_url, expect_ok=False)
             assert "node ghost is not registered" in result.stderr
 
     def test_bad_arguments_are_refused_before_connecting(self):
         # No database at all: validation comes first.
         for arguments in (("add", "no-port"), ("add", "h:1", "--capacity-bytes", "lots"),
-                          ("set-state", "n1", "sideways")):
+                          ("set-membership", "n1", "sideways")):
             result = subprocess.run([str(silo_binary()), "admin", "nodes", *arguments], capture_output=True,
                                     text=True, timeout=COMMAND_TIMEOUT, env={"PATH": os.environ.get("PATH", "")})
             assert result.returncode != 0 and "Error:" in result.stderr, result.stderr
