@@ -106,7 +106,7 @@ package struct DownloadPipeline: Sendable {
             } catch let error where Task.isCancelled || error is CancellationError || error is BoundedFeed<ByteBuffer>.Closed {
                 throw error
             } catch {
-                if error is NodeStalled { nodes.reportStalled(replica.id) }
+                nodes.reportFailedCall(replica.id, error)
                 if RepairWorker.isBadCopy(error) {
                     nodes.reportBadCopy(chunk.chunkID, on: replica.id, reason: "read: \(error)")
                 }

@@ -131,6 +131,24 @@ package final class NodeDirectory: Sendable {
         }
     }
 
+    /// A call to `id` failed with `error`: a stall or a refused connection (UNAVAILABLE) makes the node down
+    /// until a probe answers, and RESOURCE_EXHAUSTED makes it short of space until a probe says it has
+    /// room, so the retry of the request that failed lands on other nodes.
+    package func reportFailedCall(_ id: NodeID, _ error: any Error) {
+        if error is NodeStalled || (error as? RPCError)?.code == .unavailable {
+            reportStalled(id)
+        } else if (error as? RPCError)?.code == .resourceExhausted {
+            let changed = state.withLock { state -> Bool in
+                guard var member = state.members[id], !member.isShortOfSpace else { return false }
+                member.isShortOfSpace = true
+                state.members[id] = member
+                rebuildRing(&state)
+                return true
+            }
+            if changed { logger.notice("node is out of space: no new chunks until a probe says it has room", metadata: ["node": "\(id)"]) }
+        }
+    }
+
     /// A call to `id` stalled (`NodeStalled`): the node counts as down, for reads and placement, until a
     /// probe answers again — rather than every request finding out for itself, a stall timeout each.
     package func reportStalled(_ id: NodeID) {

@@ -46,8 +46,37 @@ package final class RepairWorker: Sendable {
         package var rebalancePasses: Int64 = 0
     }
 
+    /// What the lease holder reports in the lease row, for `silo admin cluster status`.
+    package struct Report: Codable, Sendable, Equatable {
+        package var holder: String
+        package var replicas: Int
+        package var nodeLostAfterSeconds: Int64
+        package var chunksRepaired: Int64
+        package var chunksRebalanced: Int64
+        package var chunksTrimmed: Int64
+        package var bytesCopied: Int64
+        package var copyFailures: Int64
+        /// Copy rate of the current burst of work (0 when idle).
+        package var bytesPerSecond: Double
+        package var repairBytesPerSecondCap: Int64
+        package var rebalancePasses: Int64
+
+        var json: String {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        }
+
+        package static func decode(_ text: String?) -> Report? {
+            text.flatMap { try? JSONDecoder().decode(Report.self, from: Data($0.utf8)) }
+        }
+    }
+
     private struct State {
         var progress = Progress()
+        /// Start of the current burst of copying and the bytes copied before it, for the reported rate.
+        var burstStart: ContinuousClock.Instant?
+        var bytesBeforeBurst: Int64 = 0
         /// The `in` nodes of the last completed rebalance pass; nil before one.
         var balancedMembers: [NodeID]?
         var paceStart = ContinuousClock.now
@@ -91,7 +120,27 @@ package final class RepairWorker: Sendable {
             return state.progress.holdsLease != holds
         }
         if changed { logger.notice(holds ? "this gateway runs repair" : "another gateway runs repair") }
+        if holds { try? await store.reportLeaseProgress(Self.leaseName, holder: holder, progress: report().json) }
         return holds
+    }
+
+    /// The progress as the lease row carries it.
+    package func report() -> Report {
+        state.withLock { state in
+            let progress = state.progress
+            var rate = 0.0
+            if let start = state.burstStart {
+                let elapsed = ContinuousClock.now - start
+                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                if seconds > 0 { rate = Double(progress.bytesCopied - state.bytesBeforeBurst) / seconds }
+            }
+            return Report(holder: holder, replicas: limits.replicaCount,
+                          nodeLostAfterSeconds: limits.nodeLostAfter.components.seconds,
+                          chunksRepaired: progress.chunksRepaired, chunksRebalanced: progress.chunksRebalanced,
+                          chunksTrimmed: progress.chunksTrimmed, bytesCopied: progress.bytesCopied,
+                          copyFailures: progress.copyFailures, bytesPerSecond: rate,
+                          repairBytesPerSecondCap: limits.repairBytesPerSecond, rebalancePasses: progress.rebalancePasses)
+        }
     }
 
     /// One round (the caller holds the lease): repair until nothing short of copies is repairable, then a
@@ -119,7 +168,15 @@ package final class RepairWorker: Sendable {
             let batch = try await store.underReplicatedChunks(
                 goodNodes: good, replicaCount: limits.replicaCount, excluding: Array(unrepairable.prefix(10_000)),
                 limit: limits.repairBatchMax)
-            state.withLock { $0.progress.lastBacklog = batch.count }
+            state.withLock { state in
+                state.progress.lastBacklog = batch.count
+                if batch.isEmpty {
+                    state.burstStart = nil
+                } else if state.burstStart == nil {
+                    state.burstStart = .now
+                    state.bytesBeforeBurst = state.progress.bytesCopied
+                }
+            }
             if batch.isEmpty { return }
             let planner = RepairPlanner(ring: view.ring, replicaCount: limits.replicaCount, nodes: view.nodes,
                                         rebalance: false)
@@ -156,6 +213,14 @@ package final class RepairWorker: Sendable {
                 planner.plan(chunk.chunkID, replicas: chunk.replicas).map { (chunk, $0) }
             }
             moved += work.count
+            if !work.isEmpty {
+                state.withLock { state in
+                    if state.burstStart == nil {
+                        state.burstStart = .now
+                        state.bytesBeforeBurst = state.progress.bytesCopied
+                    }
+                }
+            }
             _ = await execute(work)
             // Lost copies go before moves: repair between batches.
             try await repairAll(unrepairable: &unrepairable)

@@ -305,7 +305,7 @@ package struct ChunkPlacer {
                             return (target.id, receipt)
                         } catch {
                             feed.close(error)
-                            if error is NodeStalled { directory.reportStalled(target.id) }
+                            directory.reportFailedCall(target.id, error)
                             throw ReplicaWriteError(node: target.id, chunk: id, underlying: error)
                         }
                     }

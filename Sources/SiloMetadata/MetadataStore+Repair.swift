@@ -130,6 +130,12 @@ extension MetadataStore {
         WHERE leases.holder = EXCLUDED.holder OR leases.expires_at < now()
         RETURNING holder
         """)
+    static let leaseProgress = Statement("silo_lease_progress", """
+        UPDATE leases SET progress = $3 WHERE name = $1 AND holder = $2
+        """)
+    static let selectLease = Statement("silo_select_lease", """
+        SELECT holder, progress, \(epochMicroseconds("expires_at")) FROM leases WHERE name = $1
+        """)
     static let releaseLease = Statement("silo_release_lease", "DELETE FROM leases WHERE name = $1 AND holder = $2")
     static let selectLeaseHolder = Statement("silo_select_lease_holder", """
         SELECT holder FROM leases WHERE name = $1 AND expires_at >= now()
@@ -246,6 +252,22 @@ extension MetadataStore {
     package func releaseLease(_ name: String, holder: String) async throws {
         try await pool.transaction { connection in
             _ = try connection.execute(Self.releaseLease, [name, holder])
+        }
+    }
+
+    /// Stores what the holder of lease `name` reports of its work (JSON text), while it holds it.
+    package func reportLeaseProgress(_ name: String, holder: String, progress: String) async throws {
+        try await pool.transaction { connection in
+            _ = try connection.execute(Self.leaseProgress, [name, holder, progress])
+        }
+    }
+
+    /// Lease `name` as stored: holder, reported progress, expiry (past: nobody holds it now).
+    package func lease(_ name: String) async throws -> (holder: String, progress: String?, expires: Date)? {
+        try await pool.read { connection in
+            let result = try connection.execute(Self.selectLease, [name])
+            guard result.rowCount == 1 else { return nil }
+            return (try result.requiredString(0, 0), result.string(0, 1), try result.date(0, 2) ?? Date.distantPast)
         }
     }
 

@@ -28,7 +28,9 @@ extension Migrations {
         CREATE TABLE leases (
             name text PRIMARY KEY,
             holder text NOT NULL,
-            expires_at timestamptz NOT NULL
+            expires_at timestamptz NOT NULL,
+            -- What the holder reports of its work (JSON), for status commands.
+            progress text
         );
 
         CREATE INDEX gc_queue_by_chunk ON gc_queue (chunk_id);

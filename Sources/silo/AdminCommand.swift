@@ -6,8 +6,8 @@ import SiloMetadata
 struct AdminCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "admin",
-        abstract: "Manage access keys and storage nodes in the metadata database.",
-        subcommands: [AdminKeysCommand.self, AdminNodesCommand.self])
+        abstract: "Manage access keys and storage nodes; the cluster's redundancy and repair.",
+        subcommands: [AdminKeysCommand.self, AdminNodesCommand.self, AdminClusterCommand.self])
 }
 
 /// `--database-url`, shared by every admin command, with `SILO_DATABASE_URL` as its fallback.
