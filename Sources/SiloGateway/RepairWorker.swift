@@ -44,6 +44,8 @@ package final class RepairWorker: Sendable {
         /// Chunks found short of good copies in the last query (at most a batch).
         package var lastBacklog: Int = 0
         package var rebalancePasses: Int64 = 0
+        package var orphansRemoved: Int64 = 0
+        package var orphanPasses: Int64 = 0
     }
 
     /// What the lease holder reports in the lease row, for `silo admin cluster status`.
@@ -60,6 +62,7 @@ package final class RepairWorker: Sendable {
         package var bytesPerSecond: Double
         package var repairBytesPerSecondCap: Int64
         package var rebalancePasses: Int64
+        package var orphansRemoved: Int64
 
         var json: String {
             let encoder = JSONEncoder()
@@ -79,6 +82,8 @@ package final class RepairWorker: Sendable {
         var bytesBeforeBurst: Int64 = 0
         /// The `in` nodes of the last completed rebalance pass; nil before one.
         var balancedMembers: [NodeID]?
+        /// When the last orphan pass ended (or the lease was taken).
+        var lastOrphanPass: ContinuousClock.Instant?
         var paceStart = ContinuousClock.now
         var pacedBytes: Int64 = 0
     }
@@ -116,7 +121,12 @@ package final class RepairWorker: Sendable {
         let holds = try await store.takeLease(Self.leaseName, holder: holder, for: limits.repairLease)
         let changed = state.withLock { state -> Bool in
             defer { state.progress.holdsLease = holds }
-            if !holds { state.balancedMembers = nil }
+            if !holds {
+                state.balancedMembers = nil
+                state.lastOrphanPass = nil
+            } else if state.lastOrphanPass == nil {
+                state.lastOrphanPass = .now
+            }
             return state.progress.holdsLease != holds
         }
         if changed { logger.notice(holds ? "this gateway runs repair" : "another gateway runs repair") }
@@ -139,7 +149,8 @@ package final class RepairWorker: Sendable {
                           chunksRepaired: progress.chunksRepaired, chunksRebalanced: progress.chunksRebalanced,
                           chunksTrimmed: progress.chunksTrimmed, bytesCopied: progress.bytesCopied,
                           copyFailures: progress.copyFailures, bytesPerSecond: rate,
-                          repairBytesPerSecondCap: limits.repairBytesPerSecond, rebalancePasses: progress.rebalancePasses)
+                          repairBytesPerSecondCap: limits.repairBytesPerSecond, rebalancePasses: progress.rebalancePasses,
+                          orphansRemoved: progress.orphansRemoved)
         }
     }
 
@@ -149,15 +160,71 @@ package final class RepairWorker: Sendable {
         var unrepairable = Set<ChunkID>()
         try await repairAll(unrepairable: &unrepairable)
         try await store.retireStrayBadCopies(olderThan: limits.garbageGrace)
-        guard limits.rebalance, let view = nodes.repairView(lostAfter: limits.nodeLostAfter) else { return }
-        let members = view.ring.members.map(\.id)
-        guard state.withLock({ $0.balancedMembers }) != members else { return }
-        if try await rebalancePass(unrepairable: &unrepairable) {
-            state.withLock {
-                $0.balancedMembers = members
-                $0.progress.rebalancePasses += 1
+        if limits.rebalance, let view = nodes.repairView(lostAfter: limits.nodeLostAfter) {
+            let members = view.ring.members.map(\.id)
+            if state.withLock({ $0.balancedMembers }) != members, try await rebalancePass(unrepairable: &unrepairable) {
+                state.withLock {
+                    $0.balancedMembers = members
+                    $0.progress.rebalancePasses += 1
+                }
             }
         }
+        let orphansDue = state.withLock { state in
+            limits.orphanInterval > .zero && state.lastOrphanPass.map { .now - $0 >= limits.orphanInterval } == true
+        }
+        if orphansDue {
+            try await reconcileOrphans()
+            state.withLock {
+                $0.lastOrphanPass = .now
+                $0.progress.orphanPasses += 1
+            }
+        }
+    }
+
+    /// Removes, from every node that answers, the chunk files older than `orphanGrace` that no metadata
+    /// names for that node: leaks of gateways that crashed mid-upload, of reaped uploads, of GC rounds a
+    /// node was away for. Runs between repair rounds, so no copy of this worker is in flight; the grace
+    /// covers everything else (an upload records its chunks before it sends a byte). Returns how many.
+    @discardableResult
+    package func reconcileOrphans() async throws -> Int {
+        var removed = 0
+        let cutoff = Date().addingTimeInterval(-Self.seconds(limits.orphanGrace))
+        for member in nodes.members where member.state != .down {
+            guard let client = nodes.client(for: member.record.id) else { continue }
+            let listed = Mutex<[ChunkID]>([])
+            do {
+                try await client.listChunks { batch in
+                    let old = batch.filter { $0.modified < cutoff }.map(\.id)
+                    listed.withLock { $0.append(contentsOf: old) }
+                }
+            } catch {
+                logger.warning("cannot list a node's chunks for orphan reconciliation", metadata: [
+                    "node": "\(member.record.id)", "error": "\(error)"])
+                continue
+            }
+            let candidates = listed.withLock { $0 }
+            var index = 0
+            while index < candidates.count, !Task.isCancelled {
+                let slice = Array(candidates[index..<min(candidates.count, index + 1000)])
+                index += slice.count
+                for orphan in try await store.orphans(slice, on: member.record.id) {
+                    do {
+                        try await client.deleteChunk(id: orphan)
+                        removed += 1
+                    } catch {
+                        logger.warning("cannot remove an orphan chunk", metadata: [
+                            "node": "\(member.record.id)", "chunk": "\(orphan)", "error": "\(error)"])
+                    }
+                }
+            }
+        }
+        if removed > 0 { logger.notice("orphan chunk files removed", metadata: ["files": "\(removed)"]) }
+        state.withLock { $0.progress.orphansRemoved += Int64(removed) }
+        return removed
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
     /// Repairs batches of chunks short of good copies until none is left that can be repaired now.

@@ -146,7 +146,7 @@ package struct UploadPipeline: Sendable {
         var total: Int64 = 0
         var chunkCRCs: [UInt32] = []
 
-        try await withThrowingTaskGroup(of: StoredChunk.self) { group in
+        try await withThrowingTaskGroup(of: ReplicatedChunk.self) { group in
             var placer = ChunkPlacer(pipeline: self, pending: pending)
             var current: OpenChunk? = nil
             // Without a length, a chunk's bytes are gathered before it opens: PutChunk declares its size first.
@@ -229,7 +229,7 @@ package struct UploadPipeline: Sendable {
 }
 
 /// A chunk every replica acknowledged.
-package struct StoredChunk: Sendable {
+package struct ReplicatedChunk: Sendable {
     var index: Int
     var id: ChunkID
     var size: Int64
@@ -262,7 +262,7 @@ package struct ChunkPlacer {
 
     /// Places the next chunk of `size` bytes, records the placement (before any byte goes out), and starts
     /// its replica streams as a task of `group`.
-    mutating func open(size: Int64, in group: inout ThrowingTaskGroup<StoredChunk, any Error>,
+    mutating func open(size: Int64, in group: inout ThrowingTaskGroup<ReplicatedChunk, any Error>,
                        collect crcs: inout [UInt32]) async throws -> OpenChunk {
         while inFlight >= pipeline.limits.uploadChunksInFlightMax, let stored = try await group.next() {
             try check(stored, into: &crcs)
@@ -312,7 +312,7 @@ package struct ChunkPlacer {
                 }
                 var receipts: [(node: NodeID, receipt: PutChunkReceipt)] = []
                 for try await (node, receipt) in replicas { receipts.append((node, receipt)) }
-                return StoredChunk(index: index, id: id, size: size, receipts: receipts)
+                return ReplicatedChunk(index: index, id: id, size: size, receipts: receipts)
             }
         }
         inFlight += 1
@@ -328,7 +328,7 @@ package struct ChunkPlacer {
 
     /// Holds a stored chunk's receipts against what was sent: every replica must have stored exactly the
     /// bytes and checksum the gateway computed.
-    mutating func check(_ stored: StoredChunk, into crcs: inout [UInt32]) throws {
+    mutating func check(_ stored: ReplicatedChunk, into crcs: inout [UInt32]) throws {
         inFlight -= 1
         guard let crc = computed.removeValue(forKey: stored.index) else {
             preconditionFailure("chunk \(stored.index) was acknowledged before it was finished")

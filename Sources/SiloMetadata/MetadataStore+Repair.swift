@@ -122,6 +122,16 @@ extension MetadataStore {
         INSERT INTO gc_queue (chunk_id, replica_node_ids, reason)
         SELECT chunk_id, ARRAY[node_id], 'bad copy' FROM stray
         """)
+    /// Of the chunk ids `$1` found on node `$2`, those nothing names: no object or part counting a copy on
+    /// that node, no pending upload, no GC row.
+    static let selectOrphans = Statement("silo_select_orphans", """
+        SELECT id FROM unnest($1::text[]) AS listed(id)
+        WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.chunk_id = listed.id AND $2 = ANY(c.replica_node_ids))
+          AND NOT EXISTS (SELECT 1 FROM multipart_part_chunks m
+                          WHERE m.chunk_id = listed.id AND $2 = ANY(m.replica_node_ids))
+          AND NOT EXISTS (SELECT 1 FROM pending_chunks p WHERE p.chunk_id = listed.id)
+          AND NOT EXISTS (SELECT 1 FROM gc_queue g WHERE g.chunk_id = listed.id)
+        """)
     static let countBadCopies = Statement("silo_count_bad_copies", "SELECT count(*) FROM bad_copies")
     /// Takes or renews lease `$1` for holder `$2` for `$3` seconds; returns a row when `$2` holds it.
     static let takeLease = Statement("silo_take_lease", """
@@ -235,6 +245,15 @@ extension MetadataStore {
     package func retireStrayBadCopies(olderThan age: Duration) async throws -> Int {
         try await pool.transaction { connection in
             try connection.execute(Self.retireStrayBadCopies, [Self.seconds(age)]).affectedRows
+        }
+    }
+
+    /// Of `chunks` (ids listed on `node`), those no metadata names for that node: orphans.
+    package func orphans(_ chunks: [ChunkID], on node: NodeID) async throws -> [ChunkID] {
+        guard !chunks.isEmpty else { return [] }
+        return try await pool.read { connection in
+            let result = try connection.execute(Self.selectOrphans, [chunks.map(\.value).sqlArray, node.value])
+            return try (0..<result.rowCount).map { try result.chunkID($0, 0) }
         }
     }
 
