@@ -232,7 +232,7 @@ package final class LocalCluster: Sendable {
             executable, "gateway", "--listen", address, "--database-url", databaseURL,
             "--replicas", String(configuration.replicas), "--chunk-bytes", String(configuration.chunkBytes.bytes),
             "--max-object-bytes", String(configuration.maxObjectBytes.bytes), "--log-level", configuration.logLevel,
-        ]
+        ] + configuration.gatewayArguments
         let pid = try spawn(command, as: process)
         progress("started the gateway on \(address) (pid \(pid)); waiting for /health")
 

@@ -16,6 +16,8 @@ package struct LocalClusterConfiguration: Sendable {
     package var nodeBufferPoolBytes = Limits().bufferPoolBytes
     /// `silo node --io-backend`: auto, io-uring or thread-pool.
     package var ioBackend = "auto"
+    /// More `silo gateway` options, appended to the ones above (bench: the repair workload's settings).
+    package var gatewayArguments: [String] = []
     /// PostgreSQL's fsync and synchronous commit (off only for throwaway clusters).
     package var durable = true
     package var logLevel = "info"

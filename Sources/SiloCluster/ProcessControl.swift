@@ -31,7 +31,7 @@ package enum ProcessControl {
     }
 
     /// The argument vector of a running process (argv[0] first); nil when it is gone or a zombie.
-    static func arguments(of pid: pid_t) -> [String]? {
+    package static func arguments(of pid: pid_t) -> [String]? {
         guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"), !data.isEmpty else {
             return nil
         }
@@ -41,7 +41,7 @@ package enum ProcessControl {
     }
 
     /// The value after `option` in `arguments` (`--listen 127.0.0.1:50051`, or `--listen=…`).
-    static func value(of option: String, in arguments: [String]) -> String? {
+    package static func value(of option: String, in arguments: [String]) -> String? {
         for (index, argument) in arguments.enumerated() {
             if argument == option, index + 1 < arguments.count { return arguments[index + 1] }
             if argument.hasPrefix(option + "=") { return String(argument.dropFirst(option.count + 1)) }

@@ -282,6 +282,7 @@ package final class NodeDirectory: Sendable {
         var spaceChanges: [(NodeID, short: Bool, free: ByteCount)] = []
         var impostors: [(NodeID, answered: String, recorded: String?)] = []
         var quarantined: [(NodeID, [ChunkID])] = []
+        var unrecorded: [NodeID] = []
         let freeBytesMin = ByteCount(limits.chunkBytes * Int64(limits.nodeFreeChunksMin))
         state.withLock { state in
             for (id, response, accepted) in results {
@@ -315,6 +316,10 @@ package final class NodeDirectory: Sendable {
                 state.members[id] = member
             }
             if !changes.isEmpty || !spaceChanges.isEmpty { rebuildRing(&state) }
+            // Down for us but not yet in the table: asked again every round, since the table takes it
+            // only once no gateway has heard from the node for a few probe intervals.
+            unrecorded = state.members.values.filter { $0.probedUp == false && $0.record.downSince == nil }
+                .map(\.record.id)
         }
         for (id, answered, recorded) in impostors {
             logger.error("node answered with another identity than the table records: not used until it matches", metadata: [
@@ -327,8 +332,8 @@ package final class NodeDirectory: Sendable {
         let heardWithin = limits.nodeProbeInterval * limits.nodeMissedProbesMax
         for (id, newState) in changes {
             logger.notice("node is \(newState.rawValue)", metadata: ["node": "\(id)"])
-            if newState == .down { try? await store.markNodeDown(id, unlessHeardWithin: heardWithin) }
         }
+        for id in unrecorded { try? await store.markNodeDown(id, unlessHeardWithin: heardWithin) }
         for (id, chunks) in quarantined {
             logger.warning("node quarantined bad chunk copies", metadata: ["node": "\(id)", "chunks": "\(chunks.count)"])
             for chunk in chunks { try? await store.reportBadCopy(chunk, on: id, reason: "quarantined by the node") }

@@ -31,7 +31,7 @@ package final class RepairWorker: Sendable {
     package let holder: String
     private let state: Mutex<State>
 
-    package static let leaseName = "repair"
+    package static let leaseName = RepairReport.leaseName
 
     /// What the worker did so far and what it is doing: for `/metrics` and the status command.
     package struct Progress: Sendable, Equatable {
@@ -46,33 +46,6 @@ package final class RepairWorker: Sendable {
         package var rebalancePasses: Int64 = 0
         package var orphansRemoved: Int64 = 0
         package var orphanPasses: Int64 = 0
-    }
-
-    /// What the lease holder reports in the lease row, for `silo admin cluster status`.
-    package struct Report: Codable, Sendable, Equatable {
-        package var holder: String
-        package var replicas: Int
-        package var nodeLostAfterSeconds: Int64
-        package var chunksRepaired: Int64
-        package var chunksRebalanced: Int64
-        package var chunksTrimmed: Int64
-        package var bytesCopied: Int64
-        package var copyFailures: Int64
-        /// Copy rate of the current burst of work (0 when idle).
-        package var bytesPerSecond: Double
-        package var repairBytesPerSecondCap: Int64
-        package var rebalancePasses: Int64
-        package var orphansRemoved: Int64
-
-        var json: String {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = .sortedKeys
-            return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-        }
-
-        package static func decode(_ text: String?) -> Report? {
-            text.flatMap { try? JSONDecoder().decode(Report.self, from: Data($0.utf8)) }
-        }
     }
 
     private struct State {
@@ -135,7 +108,7 @@ package final class RepairWorker: Sendable {
     }
 
     /// The progress as the lease row carries it.
-    package func report() -> Report {
+    package func report() -> RepairReport {
         state.withLock { state in
             let progress = state.progress
             var rate = 0.0
@@ -144,7 +117,7 @@ package final class RepairWorker: Sendable {
                 let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
                 if seconds > 0 { rate = Double(progress.bytesCopied - state.bytesBeforeBurst) / seconds }
             }
-            return Report(holder: holder, replicas: limits.replicaCount,
+            return RepairReport(holder: holder, replicas: limits.replicaCount,
                           nodeLostAfterSeconds: limits.nodeLostAfter.components.seconds,
                           chunksRepaired: progress.chunksRepaired, chunksRebalanced: progress.chunksRebalanced,
                           chunksTrimmed: progress.chunksTrimmed, bytesCopied: progress.bytesCopied,

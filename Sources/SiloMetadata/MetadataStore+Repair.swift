@@ -28,6 +28,53 @@ package struct ChunkCopies: Hashable, Sendable {
     }
 }
 
+/// What the repair worker holding the lease reports in the lease row (JSON), for status commands and bench.
+package struct RepairReport: Codable, Sendable, Equatable {
+    /// The lease's name in `leases`.
+    package static let leaseName = "repair"
+
+    package var holder: String
+    package var replicas: Int
+    package var nodeLostAfterSeconds: Int64
+    package var chunksRepaired: Int64
+    package var chunksRebalanced: Int64
+    package var chunksTrimmed: Int64
+    package var bytesCopied: Int64
+    package var copyFailures: Int64
+    /// Copy rate of the current burst of work (0 when idle).
+    package var bytesPerSecond: Double
+    package var repairBytesPerSecondCap: Int64
+    package var rebalancePasses: Int64
+    package var orphansRemoved: Int64
+
+    package init(holder: String, replicas: Int, nodeLostAfterSeconds: Int64, chunksRepaired: Int64,
+                chunksRebalanced: Int64, chunksTrimmed: Int64, bytesCopied: Int64, copyFailures: Int64,
+                bytesPerSecond: Double, repairBytesPerSecondCap: Int64, rebalancePasses: Int64, orphansRemoved: Int64) {
+        self.holder = holder
+        self.replicas = replicas
+        self.nodeLostAfterSeconds = nodeLostAfterSeconds
+        self.chunksRepaired = chunksRepaired
+        self.chunksRebalanced = chunksRebalanced
+        self.chunksTrimmed = chunksTrimmed
+        self.bytesCopied = bytesCopied
+        self.copyFailures = copyFailures
+        self.bytesPerSecond = bytesPerSecond
+        self.repairBytesPerSecondCap = repairBytesPerSecondCap
+        self.rebalancePasses = rebalancePasses
+        self.orphansRemoved = orphansRemoved
+    }
+
+    package var json: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+
+    package static func decode(_ text: String?) -> RepairReport? {
+        text.flatMap { try? JSONDecoder().decode(RepairReport.self, from: Data($0.utf8)) }
+    }
+}
+
 /// How far the cluster is from full redundancy: copies missing per chunk, counted over objects and parts.
 package struct RedundancyReport: Hashable, Sendable {
     package struct Tally: Hashable, Sendable {

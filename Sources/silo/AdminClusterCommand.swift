@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import SiloCore
-import SiloGateway
 import SiloMetadata
 
 /// `silo admin cluster status`: how far the cluster is from full redundancy, what repair is doing, and
@@ -51,7 +50,7 @@ struct AdminClusterCommand: AsyncParsableCommand {
             var missing: [Missing]
             var bad_copies: Int
             var repair_holder: String?
-            var repair: RepairWorker.Report?
+            var repair: RepairReport?
             /// Bytes still to copy over the measured rate (else the cap); nil when nothing is missing or
             /// nothing is known of the rate.
             var seconds_to_full_redundancy: Double?
@@ -60,8 +59,8 @@ struct AdminClusterCommand: AsyncParsableCommand {
 
         func run() async throws {
             let output = try await database.withStore { store -> Output in
-                let lease = try await store.lease(RepairWorker.leaseName)
-                let report = RepairWorker.Report.decode(lease?.progress)
+                let lease = try await store.lease(RepairReport.leaseName)
+                let report = RepairReport.decode(lease?.progress)
                 let defaults = GatewayLimits()
                 let replicas = report?.replicas ?? defaults.replicaCount
                 let lostAfter = Duration.seconds(report?.nodeLostAfterSeconds ?? defaults.nodeLostAfter.components.seconds)

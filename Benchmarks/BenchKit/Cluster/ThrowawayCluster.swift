@@ -20,6 +20,8 @@ package struct ThrowawayCluster: Sendable {
     let endpoint: S3Endpoint
     let credentials: S3Credentials
     let chunkBytes: Int
+    /// The metadata database (libpq URL).
+    let databaseURL: String
 
     /// The cluster's gateway and nodes while they run (`gateway`, `node-1` …), for their memory figures.
     var processes: [(name: String, pid: pid_t)] { LocalCluster(directory: directory).runningProcesses() }
@@ -27,14 +29,15 @@ package struct ThrowawayCluster: Sendable {
     /// Starts a cluster of `nodeCount` nodes at replication factor `replicas`, runs `body`, and stops and
     /// purges it whatever happens.
     static func withCluster<Result: Sendable>(
-        _ context: WorkloadContext, replicas: Int, _ body: (ThrowawayCluster) async throws -> Result
+        _ context: WorkloadContext, replicas: Int, gatewayArguments: [String] = [], name: String? = nil,
+        _ body: (ThrowawayCluster) async throws -> Result
     ) async throws -> Result {
         let silo = context.nodeBinary
         guard FileManager.default.isExecutableFile(atPath: silo) else {
             throw BenchError("no silo executable at \(silo): build it with `swift build --product silo` "
                              + "(add -c release for a release bench) or pass --node-binary")
         }
-        let directory = context.dataDirectory + "/cluster-r\(replicas)"
+        let directory = context.dataDirectory + "/" + (name ?? "cluster-r\(replicas)")
         let cluster = LocalCluster(directory: directory) { Progress.line("cluster R=\(replicas): \($0)") }
         let teardown = InterruptTeardown.register {
             // During `up`, what it started so far (`down` would find the directory locked by `up`); after
@@ -44,7 +47,8 @@ package struct ThrowawayCluster: Sendable {
             try? FileManager.default.removeItem(atPath: directory)
         }
         do {
-            let started = try await start(cluster, silo: silo, replicas: replicas, ioBackend: context.ioBackend)
+            let started = try await start(cluster, silo: silo, replicas: replicas, ioBackend: context.ioBackend,
+                                          gatewayArguments: gatewayArguments)
             let result = try await body(started)
             try await stop(cluster)
             InterruptTeardown.unregister(teardown)
@@ -79,8 +83,8 @@ package struct ThrowawayCluster: Sendable {
         return try await nest(replicas[...], [:])
     }
 
-    private static func start(_ cluster: LocalCluster, silo: String, replicas: Int,
-                              ioBackend: IOBackendChoice?) async throws -> ThrowawayCluster {
+    private static func start(_ cluster: LocalCluster, silo: String, replicas: Int, ioBackend: IOBackendChoice?,
+                              gatewayArguments: [String]) async throws -> ThrowawayCluster {
         // Free ports rather than the defaults: a cluster of `silo cluster up` may run beside the bench.
         var configuration = LocalClusterConfiguration()
         configuration.executable = silo
@@ -89,6 +93,7 @@ package struct ThrowawayCluster: Sendable {
         configuration.gatewayPort = try NetworkProbe.freePort()
         configuration.nodeBasePort = try NetworkProbe.freePortRun(count: nodeCount)
         if let ioBackend { configuration.ioBackend = ioBackend.rawValue }
+        configuration.gatewayArguments = gatewayArguments
         Progress.line("starting a cluster in \(cluster.layout.directory): \(nodeCount) nodes from port "
                       + "\(configuration.nodeBasePort), gateway port \(configuration.gatewayPort), R=\(replicas)")
         let clock = ContinuousClock()
@@ -96,13 +101,14 @@ package struct ThrowawayCluster: Sendable {
         let environment = try await cluster.up(configuration)
         guard let url = environment[ClusterEnvironment.endpoint],
               let accessKey = environment[ClusterEnvironment.accessKey],
-              let secretKey = environment[ClusterEnvironment.secretKey] else {
+              let secretKey = environment[ClusterEnvironment.secretKey],
+              let databaseURL = environment[ClusterEnvironment.databaseURL] else {
             throw BenchError("the cluster in \(cluster.layout.directory) published no endpoint or credentials")
         }
         let ready = ThrowawayCluster(
             directory: cluster.layout.directory, replicas: replicas, endpoint: try S3Endpoint(url: url),
             credentials: S3Credentials(accessKey: accessKey, secretKey: secretKey),
-            chunkBytes: configuration.chunkBytes.int)
+            chunkBytes: configuration.chunkBytes.int, databaseURL: databaseURL)
         Progress.line("cluster ready in \(Format.value((clock.now - startedAt).seconds)) s: gateway \(ready.endpoint), "
                       + "\(nodeCount) nodes from port \(configuration.nodeBasePort), R=\(replicas)")
         return ready

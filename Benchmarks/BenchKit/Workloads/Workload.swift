@@ -28,7 +28,7 @@ protocol S3Workload: Sendable {
 }
 
 package enum Workloads {
-    static let all: [any Workload.Type] = [ChunkWorkload.self, MetadataWorkload.self]
+    static let all: [any Workload.Type] = [ChunkWorkload.self, MetadataWorkload.self, RepairWorkload.self]
     static let s3: [any S3Workload.Type] = [E2EWorkload.self, SmallObjectWorkload.self, ScalingWorkload.self]
 
     /// Every workload name in run order, calibration excluded.
@@ -85,6 +85,8 @@ package enum FigureUnit: String, Sendable, Codable {
     case megabytesPerSecond = "MB/s"
     case milliseconds = "ms"
     case operationsPerSecond = "ops/s"
+    case seconds = "s"
+    case percent = "%"
 }
 
 /// Whether a larger value is better (throughput) or a smaller one (latency): decides pass/fail.
