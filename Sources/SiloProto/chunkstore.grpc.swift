@@ -75,12 +75,26 @@ public enum Silo_Storage_V1_ChunkStore: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "ListChunks" metadata.
+        public enum ListChunks: Sendable {
+            /// Request type for "ListChunks".
+            public typealias Input = Silo_Storage_V1_ListChunksRequest
+            /// Response type for "ListChunks".
+            public typealias Output = Silo_Storage_V1_ListChunksResponse
+            /// Descriptor for "ListChunks".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "silo.storage.v1.ChunkStore"),
+                method: "ListChunks",
+                type: .serverStreaming
+            )
+        }
         /// Descriptors for all methods in the "silo.storage.v1.ChunkStore" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             PutChunk.descriptor,
             GetChunk.descriptor,
             DeleteChunk.descriptor,
-            HealthCheck.descriptor
+            HealthCheck.descriptor,
+            ListChunks.descriptor
         ]
     }
 }
@@ -150,7 +164,8 @@ extension Silo_Storage_V1_ChunkStore {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Idempotent: deleting an unknown id succeeds with existed = false.
+        /// > Idempotent: deleting an unknown id succeeds with existed = false. Also removes a quarantined copy of
+        /// > the id (existed = true then).
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Silo_Storage_V1_DeleteChunkRequest` messages.
@@ -177,6 +192,25 @@ extension Silo_Storage_V1_ChunkStore {
             request: GRPCCore.StreamingServerRequest<Silo_Storage_V1_HealthCheckRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Silo_Storage_V1_HealthCheckResponse>
+
+        /// Handle the "ListChunks" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Server streaming: every committed chunk (not uploads in progress, not quarantined ones), in batches of
+        /// > at most 1000, shard by shard in no particular order. For gateways reconciling orphans.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Silo_Storage_V1_ListChunksRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Silo_Storage_V1_ListChunksResponse` messages.
+        func listChunks(
+            request: GRPCCore.StreamingServerRequest<Silo_Storage_V1_ListChunksRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Silo_Storage_V1_ListChunksResponse>
     }
 
     /// Service protocol for the "silo.storage.v1.ChunkStore" service.
@@ -230,7 +264,8 @@ extension Silo_Storage_V1_ChunkStore {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Idempotent: deleting an unknown id succeeds with existed = false.
+        /// > Idempotent: deleting an unknown id succeeds with existed = false. Also removes a quarantined copy of
+        /// > the id (existed = true then).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Silo_Storage_V1_DeleteChunkRequest` message.
@@ -257,6 +292,25 @@ extension Silo_Storage_V1_ChunkStore {
             request: GRPCCore.ServerRequest<Silo_Storage_V1_HealthCheckRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Silo_Storage_V1_HealthCheckResponse>
+
+        /// Handle the "ListChunks" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Server streaming: every committed chunk (not uploads in progress, not quarantined ones), in batches of
+        /// > at most 1000, shard by shard in no particular order. For gateways reconciling orphans.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Silo_Storage_V1_ListChunksRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Silo_Storage_V1_ListChunksResponse` messages.
+        func listChunks(
+            request: GRPCCore.ServerRequest<Silo_Storage_V1_ListChunksRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Silo_Storage_V1_ListChunksResponse>
     }
 
     /// Simple service protocol for the "silo.storage.v1.ChunkStore" service.
@@ -309,7 +363,8 @@ extension Silo_Storage_V1_ChunkStore {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Idempotent: deleting an unknown id succeeds with existed = false.
+        /// > Idempotent: deleting an unknown id succeeds with existed = false. Also removes a quarantined copy of
+        /// > the id (existed = true then).
         ///
         /// - Parameters:
         ///   - request: A `Silo_Storage_V1_DeleteChunkRequest` message.
@@ -336,6 +391,26 @@ extension Silo_Storage_V1_ChunkStore {
             request: Silo_Storage_V1_HealthCheckRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Silo_Storage_V1_HealthCheckResponse
+
+        /// Handle the "ListChunks" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Server streaming: every committed chunk (not uploads in progress, not quarantined ones), in batches of
+        /// > at most 1000, shard by shard in no particular order. For gateways reconciling orphans.
+        ///
+        /// - Parameters:
+        ///   - request: A `Silo_Storage_V1_ListChunksRequest` message.
+        ///   - response: A response stream of `Silo_Storage_V1_ListChunksResponse` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        func listChunks(
+            request: Silo_Storage_V1_ListChunksRequest,
+            response: GRPCCore.RPCWriter<Silo_Storage_V1_ListChunksResponse>,
+            context: GRPCCore.ServerContext
+        ) async throws
     }
 }
 
@@ -382,6 +457,17 @@ extension Silo_Storage_V1_ChunkStore.StreamingServiceProtocol {
             serializer: GRPCProtobuf.ProtobufSerializer<Silo_Storage_V1_HealthCheckResponse>(),
             handler: { request, context in
                 try await self.healthCheck(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Silo_Storage_V1_ChunkStore.Method.ListChunks.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Silo_Storage_V1_ListChunksRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Silo_Storage_V1_ListChunksResponse>(),
+            handler: { request, context in
+                try await self.listChunks(
                     request: request,
                     context: context
                 )
@@ -435,6 +521,17 @@ extension Silo_Storage_V1_ChunkStore.ServiceProtocol {
             context: context
         )
         return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func listChunks(
+        request: GRPCCore.StreamingServerRequest<Silo_Storage_V1_ListChunksRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Silo_Storage_V1_ListChunksResponse> {
+        let response = try await self.listChunks(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return response
     }
 }
 
@@ -494,6 +591,23 @@ extension Silo_Storage_V1_ChunkStore.SimpleServiceProtocol {
                 context: context
             ),
             metadata: [:]
+        )
+    }
+
+    public func listChunks(
+        request: GRPCCore.ServerRequest<Silo_Storage_V1_ListChunksRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Silo_Storage_V1_ListChunksResponse> {
+        return GRPCCore.StreamingServerResponse<Silo_Storage_V1_ListChunksResponse>(
+            metadata: [:],
+            producer: { writer in
+                try await self.listChunks(
+                    request: request.message,
+                    response: writer,
+                    context: context
+                )
+                return [:]
+            }
         )
     }
 }
@@ -560,7 +674,8 @@ extension Silo_Storage_V1_ChunkStore {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Idempotent: deleting an unknown id succeeds with existed = false.
+        /// > Idempotent: deleting an unknown id succeeds with existed = false. Also removes a quarantined copy of
+        /// > the id (existed = true then).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Silo_Storage_V1_DeleteChunkRequest` message.
@@ -596,6 +711,30 @@ extension Silo_Storage_V1_ChunkStore {
             deserializer: some GRPCCore.MessageDeserializer<Silo_Storage_V1_HealthCheckResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Silo_Storage_V1_HealthCheckResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ListChunks" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Server streaming: every committed chunk (not uploads in progress, not quarantined ones), in batches of
+        /// > at most 1000, shard by shard in no particular order. For gateways reconciling orphans.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Silo_Storage_V1_ListChunksRequest` message.
+        ///   - serializer: A serializer for `Silo_Storage_V1_ListChunksRequest` messages.
+        ///   - deserializer: A deserializer for `Silo_Storage_V1_ListChunksResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func listChunks<Result>(
+            request: GRPCCore.ClientRequest<Silo_Storage_V1_ListChunksRequest>,
+            serializer: some GRPCCore.MessageSerializer<Silo_Storage_V1_ListChunksRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Silo_Storage_V1_ListChunksResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Silo_Storage_V1_ListChunksResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -688,7 +827,8 @@ extension Silo_Storage_V1_ChunkStore {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Idempotent: deleting an unknown id succeeds with existed = false.
+        /// > Idempotent: deleting an unknown id succeeds with existed = false. Also removes a quarantined copy of
+        /// > the id (existed = true then).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Silo_Storage_V1_DeleteChunkRequest` message.
@@ -741,6 +881,39 @@ extension Silo_Storage_V1_ChunkStore {
             try await self.client.unary(
                 request: request,
                 descriptor: Silo_Storage_V1_ChunkStore.Method.HealthCheck.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "ListChunks" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Server streaming: every committed chunk (not uploads in progress, not quarantined ones), in batches of
+        /// > at most 1000, shard by shard in no particular order. For gateways reconciling orphans.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Silo_Storage_V1_ListChunksRequest` message.
+        ///   - serializer: A serializer for `Silo_Storage_V1_ListChunksRequest` messages.
+        ///   - deserializer: A deserializer for `Silo_Storage_V1_ListChunksResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func listChunks<Result>(
+            request: GRPCCore.ClientRequest<Silo_Storage_V1_ListChunksRequest>,
+            serializer: some GRPCCore.MessageSerializer<Silo_Storage_V1_ListChunksRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Silo_Storage_V1_ListChunksResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Silo_Storage_V1_ListChunksResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.serverStreaming(
+                request: request,
+                descriptor: Silo_Storage_V1_ChunkStore.Method.ListChunks.descriptor,
                 serializer: serializer,
                 deserializer: deserializer,
                 options: options,
@@ -816,7 +989,8 @@ extension Silo_Storage_V1_ChunkStore.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Idempotent: deleting an unknown id succeeds with existed = false.
+    /// > Idempotent: deleting an unknown id succeeds with existed = false. Also removes a quarantined copy of
+    /// > the id (existed = true then).
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Silo_Storage_V1_DeleteChunkRequest` message.
@@ -861,6 +1035,34 @@ extension Silo_Storage_V1_ChunkStore.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Silo_Storage_V1_HealthCheckRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Silo_Storage_V1_HealthCheckResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ListChunks" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Server streaming: every committed chunk (not uploads in progress, not quarantined ones), in batches of
+    /// > at most 1000, shard by shard in no particular order. For gateways reconciling orphans.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Silo_Storage_V1_ListChunksRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func listChunks<Result>(
+        request: GRPCCore.ClientRequest<Silo_Storage_V1_ListChunksRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Silo_Storage_V1_ListChunksResponse>) async throws -> Result
+    ) async throws -> Result where Result: Sendable {
+        try await self.listChunks(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Silo_Storage_V1_ListChunksRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Silo_Storage_V1_ListChunksResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -942,7 +1144,8 @@ extension Silo_Storage_V1_ChunkStore.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Idempotent: deleting an unknown id succeeds with existed = false.
+    /// > Idempotent: deleting an unknown id succeeds with existed = false. Also removes a quarantined copy of
+    /// > the id (existed = true then).
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -994,6 +1197,38 @@ extension Silo_Storage_V1_ChunkStore.ClientProtocol {
             metadata: metadata
         )
         return try await self.healthCheck(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ListChunks" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Server streaming: every committed chunk (not uploads in progress, not quarantined ones), in batches of
+    /// > at most 1000, shard by shard in no particular order. For gateways reconciling orphans.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func listChunks<Result>(
+        _ message: Silo_Storage_V1_ListChunksRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Silo_Storage_V1_ListChunksResponse>) async throws -> Result
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Silo_Storage_V1_ListChunksRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.listChunks(
             request: request,
             options: options,
             onResponse: handleResponse

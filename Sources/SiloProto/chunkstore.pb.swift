@@ -197,6 +197,62 @@ public nonisolated struct Silo_Storage_V1_HealthCheckResponse: Sendable {
   /// True when the io_uring buffers are registered (fixed buffers).
   public var registeredBuffers: Bool = false
 
+  /// A random UUID kept in the data directory (node.uuid): a node restarted on an empty directory reports a
+  /// new one. Empty from nodes that predate it.
+  public var instanceID: String = String()
+
+  /// Chunks whose stored bytes failed their checksum, moved to quarantine/ and no longer served: at most
+  /// 1000 per answer, oldest first (quarantined_count says how many there are).
+  public var quarantinedChunkIds: [String] = []
+
+  public var quarantinedCount: UInt64 = 0
+
+  /// The scrubber's progress since the node started: data bytes verified, full passes finished.
+  public var scrubbedBytes: UInt64 = 0
+
+  public var scrubPasses: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Silo_Storage_V1_ListChunksRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Silo_Storage_V1_ChunkEntry: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var chunkID: String = String()
+
+  /// Bytes the chunk file takes on disk (header, padding and checksum table included), as bytes_stored
+  /// counts them: not the data length, which only the file's header holds.
+  public var size: UInt64 = 0
+
+  /// The file's modification time: when the chunk was committed.
+  public var modifiedUnixSeconds: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Silo_Storage_V1_ListChunksResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var chunks: [Silo_Storage_V1_ChunkEntry] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -513,7 +569,7 @@ nonisolated extension Silo_Storage_V1_HealthCheckRequest: SwiftProtobuf.Message,
 
 nonisolated extension Silo_Storage_V1_HealthCheckResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".HealthCheckResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}node_id\0\u{3}disk_total_bytes\0\u{3}disk_free_bytes\0\u{3}chunk_count\0\u{3}bytes_stored\0\u{3}io_backend\0\u{3}capacity_bytes\0\u{3}registered_buffers\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}node_id\0\u{3}disk_total_bytes\0\u{3}disk_free_bytes\0\u{3}chunk_count\0\u{3}bytes_stored\0\u{3}io_backend\0\u{3}capacity_bytes\0\u{3}registered_buffers\0\u{3}instance_id\0\u{3}quarantined_chunk_ids\0\u{3}quarantined_count\0\u{3}scrubbed_bytes\0\u{3}scrub_passes\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -529,6 +585,11 @@ nonisolated extension Silo_Storage_V1_HealthCheckResponse: SwiftProtobuf.Message
       case 6: try { try decoder.decodeSingularStringField(value: &self.ioBackend) }()
       case 7: try { try decoder.decodeSingularUInt64Field(value: &self.capacityBytes) }()
       case 8: try { try decoder.decodeSingularBoolField(value: &self.registeredBuffers) }()
+      case 9: try { try decoder.decodeSingularStringField(value: &self.instanceID) }()
+      case 10: try { try decoder.decodeRepeatedStringField(value: &self.quarantinedChunkIds) }()
+      case 11: try { try decoder.decodeSingularUInt64Field(value: &self.quarantinedCount) }()
+      case 12: try { try decoder.decodeSingularUInt64Field(value: &self.scrubbedBytes) }()
+      case 13: try { try decoder.decodeSingularUInt64Field(value: &self.scrubPasses) }()
       default: break
       }
     }
@@ -559,6 +620,21 @@ nonisolated extension Silo_Storage_V1_HealthCheckResponse: SwiftProtobuf.Message
     if self.registeredBuffers != false {
       try visitor.visitSingularBoolField(value: self.registeredBuffers, fieldNumber: 8)
     }
+    if !self.instanceID.isEmpty {
+      try visitor.visitSingularStringField(value: self.instanceID, fieldNumber: 9)
+    }
+    if !self.quarantinedChunkIds.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.quarantinedChunkIds, fieldNumber: 10)
+    }
+    if self.quarantinedCount != 0 {
+      try visitor.visitSingularUInt64Field(value: self.quarantinedCount, fieldNumber: 11)
+    }
+    if self.scrubbedBytes != 0 {
+      try visitor.visitSingularUInt64Field(value: self.scrubbedBytes, fieldNumber: 12)
+    }
+    if self.scrubPasses != 0 {
+      try visitor.visitSingularUInt64Field(value: self.scrubPasses, fieldNumber: 13)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -571,6 +647,100 @@ nonisolated extension Silo_Storage_V1_HealthCheckResponse: SwiftProtobuf.Message
     if lhs.ioBackend != rhs.ioBackend {return false}
     if lhs.capacityBytes != rhs.capacityBytes {return false}
     if lhs.registeredBuffers != rhs.registeredBuffers {return false}
+    if lhs.instanceID != rhs.instanceID {return false}
+    if lhs.quarantinedChunkIds != rhs.quarantinedChunkIds {return false}
+    if lhs.quarantinedCount != rhs.quarantinedCount {return false}
+    if lhs.scrubbedBytes != rhs.scrubbedBytes {return false}
+    if lhs.scrubPasses != rhs.scrubPasses {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Silo_Storage_V1_ListChunksRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListChunksRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Silo_Storage_V1_ListChunksRequest, rhs: Silo_Storage_V1_ListChunksRequest) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Silo_Storage_V1_ChunkEntry: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ChunkEntry"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}chunk_id\0\u{1}size\0\u{3}modified_unix_seconds\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.chunkID) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.size) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.modifiedUnixSeconds) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.chunkID.isEmpty {
+      try visitor.visitSingularStringField(value: self.chunkID, fieldNumber: 1)
+    }
+    if self.size != 0 {
+      try visitor.visitSingularUInt64Field(value: self.size, fieldNumber: 2)
+    }
+    if self.modifiedUnixSeconds != 0 {
+      try visitor.visitSingularInt64Field(value: self.modifiedUnixSeconds, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Silo_Storage_V1_ChunkEntry, rhs: Silo_Storage_V1_ChunkEntry) -> Bool {
+    if lhs.chunkID != rhs.chunkID {return false}
+    if lhs.size != rhs.size {return false}
+    if lhs.modifiedUnixSeconds != rhs.modifiedUnixSeconds {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Silo_Storage_V1_ListChunksResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListChunksResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}chunks\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.chunks) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.chunks.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.chunks, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Silo_Storage_V1_ListChunksResponse, rhs: Silo_Storage_V1_ListChunksResponse) -> Bool {
+    if lhs.chunks != rhs.chunks {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
