@@ -15,6 +15,19 @@ package struct NodeHealth: Sendable, Equatable {
     package var configuredCapacity: ByteCount?
     /// True when the io_uring buffers are registered (fixed buffers).
     package var registeredBuffers: Bool
+    /// The data directory's identity (its node.uuid), new whenever the node starts on an empty directory:
+    /// a node that answers under a known address with another instance id has lost its chunks. "" from a
+    /// node that predates it.
+    package var instanceID: String
+    /// Chunks the node found corrupt (by a read or its scrubber), moved aside and no longer served: the
+    /// oldest, at most 1000 (`quarantinedCount` says how many there are). Each needs a repair.
+    package var quarantinedChunks: [ChunkID]
+    /// Every quarantined chunk on the node, named in `quarantinedChunks` or not.
+    package var quarantinedCount: Int64
+    /// Data bytes the node's scrubber verified since the node started.
+    package var scrubbedBytes: ByteCount
+    /// Full scrub passes since the node started.
+    package var scrubPasses: Int64
 
     /// What the node may hold: its configured capacity, else its disk.
     package var capacity: ByteCount { configuredCapacity ?? diskTotal }
@@ -35,5 +48,11 @@ package struct NodeHealth: Sendable, Equatable {
         ioBackend = message.ioBackend
         configuredCapacity = message.capacityBytes == 0 ? nil : ByteCount(Int64(clamping: message.capacityBytes))
         registeredBuffers = message.registeredBuffers
+        instanceID = message.instanceID
+        // A node checks the ids it reports; one that is not an id cannot be repaired by name, so it is left out.
+        quarantinedChunks = message.quarantinedChunkIds.compactMap { try? ChunkID($0) }
+        quarantinedCount = Int64(clamping: message.quarantinedCount)
+        scrubbedBytes = ByteCount(Int64(clamping: message.scrubbedBytes))
+        scrubPasses = Int64(clamping: message.scrubPasses)
     }
 }
