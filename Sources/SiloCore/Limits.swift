@@ -21,6 +21,12 @@ package struct Limits: Sendable, Equatable {
     package var getChunkMessageBytes: Int = 1 << 20
     /// Granularity of the per-block CRC32C table in a chunk file: the unit a ranged read verifies.
     package var checksumBlockBytes: Int = 256 << 10
+    /// Quarantined chunk ids a node keeps in memory to report; more are counted, not named, until restart.
+    package var quarantinedChunkIDsRememberedMax: Int = 10_000
+    /// Quarantined chunk ids one HealthCheck answer names.
+    package var quarantinedChunkIDsReportedMax: Int = 1000
+    /// Chunks in one ListChunks response message.
+    package var listChunksBatchMax: Int = 1000
 
     package init() {}
 
@@ -48,6 +54,11 @@ package struct Limits: Sendable, Equatable {
                     "checksumBlockBytes must be a positive multiple of 4096")
         try require(bufferSlabBytes % checksumBlockBytes == 0,
                     "bufferSlabBytes must be a multiple of checksumBlockBytes")
+        try require(quarantinedChunkIDsRememberedMax >= 1, "quarantinedChunkIDsRememberedMax must be at least 1")
+        try require(quarantinedChunkIDsReportedMax >= 1 && quarantinedChunkIDsReportedMax <= 10_000,
+                    "quarantinedChunkIDsReportedMax must be in 1...10000 (a HealthCheck answer stays small)")
+        try require(listChunksBatchMax >= 1 && listChunksBatchMax <= 10_000,
+                    "listChunksBatchMax must be in 1...10000 (a ListChunks message stays under 4 MiB)")
         // A chunk's checksum table and its header are written from one slab at commit.
         let tableBytesMax = (chunkBytesMax / Int64(checksumBlockBytes) + 1) * 4
         try require(tableBytesMax + 8192 <= Int64(bufferSlabBytes),

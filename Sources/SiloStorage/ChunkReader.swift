@@ -4,7 +4,8 @@ import SiloIO
 
 /// A read of one committed chunk, or of a range of it, handed out in pieces of at most
 /// `getChunkMessageBytes`. Every checksum block is verified before any of its bytes is handed out: a
-/// mismatch is `.corrupt` (DATA_LOSS at the edge), never served. Used by one task at a time; call `close`.
+/// mismatch is `.corrupt` (DATA_LOSS at the edge), never served, and the chunk is moved to quarantine/
+/// (ChunkStore+Quarantine.swift) before the error is thrown. Used by one task at a time; call `close`.
 ///
 /// Copies per byte: disk → pool slab by O_DIRECT DMA, checksummed in place → one copy into the piece
 /// (`Data`) that goes to the transport. Up to `readsAheadPerChunkMax` slab reads run ahead of the one being
@@ -17,9 +18,11 @@ package final class ChunkReader {
     /// The range being read.
     package let offset: Int64
     package let length: Int64
+    /// The file being read, so that a later open of the same id can tell whether it is the same copy.
+    package let fileStatus: FileStatus
 
     private let store: ChunkStore
-    private let file: DirectFile
+    private let descriptor: DirectFile
     private let layout: ChunkFileLayout
     private let blockChecksums: [UInt32]
     /// First block of the range: `blockChecksums[0]` belongs to it.
@@ -50,6 +53,11 @@ package final class ChunkReader {
         do {
             return try await ChunkReader(store: store, id: id, file: file, offset: offset, length: length)
         } catch {
+            if case .corrupt(_, let reason) = error {
+                // Only the file still open says which copy was found bad.
+                let status = try? await store.engine.blocking { try FileSystem.status(file) }
+                await store.quarantine(id: id, file: status, reason: reason)
+            }
             _ = try? await store.engine.blocking { FileSystem.close(file) }
             throw error
         }
@@ -60,7 +68,7 @@ package final class ChunkReader {
     {
         self.store = store
         self.id = id
-        self.file = file
+        self.descriptor = file
         let engine = store.engine
 
         let buffer: IOBuffer
@@ -72,9 +80,9 @@ package final class ChunkReader {
         defer { engine.pool.release(buffer) }
 
         let header: ChunkFileHeader
-        let fileBytes: Int64
+        let status: FileStatus
         do {
-            fileBytes = try await engine.blocking { try FileSystem.size(file) }
+            status = try await engine.blocking { try FileSystem.status(file) }
             let read = try await engine.read(file, into: buffer, count: ChunkFileLayout.headerBytes, at: 0)
             guard read == ChunkFileLayout.headerBytes,
                   let decoded = ChunkFileHeader(decoding: buffer.bytes(0..<read)), decoded.id == id
@@ -83,9 +91,10 @@ package final class ChunkReader {
         } catch {
             throw ChunkStoreError.wrapping(error)
         }
+        self.fileStatus = status
         layout = header.layout
-        guard fileBytes >= layout.fileBytes else {
-            throw .corrupt(id, reason: "file is \(fileBytes) bytes, its header needs \(layout.fileBytes)")
+        guard status.size >= layout.fileBytes else {
+            throw .corrupt(id, reason: "file is \(status.size) bytes, its header needs \(layout.fileBytes)")
         }
         chunkBytes = layout.dataBytes
         chunkCRC32C = header.crc32c
@@ -149,7 +158,14 @@ package final class ChunkReader {
                 throw ChunkStoreError.wrapping(error)
             }
             current = (start, buffer)
-            try verify(buffer, dataOffset: start)
+            do throws(ChunkStoreError) {
+                try verify(buffer, dataOffset: start)
+            } catch {
+                if case .corrupt(_, let reason) = error {
+                    await store.quarantine(id: id, file: fileStatus, reason: reason)
+                }
+                throw error
+            }
         }
         // Read ahead while slabs are free.
         while pending.count < store.limits.readsAheadPerChunkMax, nextReadOffset < readEndOffset {
@@ -181,7 +197,7 @@ package final class ChunkReader {
         nextReadOffset += dataBytes
         let count = Int(ByteCount(dataBytes).roundedUp(toMultipleOf: 4096).bytes)
         let engine = self.engine
-        let file = self.file
+        let file = self.descriptor
         let fileOffset = Int64(ChunkFileLayout.headerBytes) + dataOffset
         pending.append((dataOffset, Task {
             do {
@@ -227,7 +243,7 @@ package final class ChunkReader {
         pending.removeAll()
         if let (_, buffer) = current { engine.pool.release(buffer) }
         current = nil
-        let file = self.file
+        let file = self.descriptor
         _ = try? await engine.blocking { FileSystem.close(file) }
     }
 }

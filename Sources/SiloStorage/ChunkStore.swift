@@ -15,6 +15,14 @@ package struct ChunkStoreStatus: Sendable, Equatable {
     package let capacityBytes: Int64
     package let backend: IOBackend
     package let registeredBuffers: Bool
+    /// The oldest quarantined chunks, at most `Limits.quarantinedChunkIDsReportedMax`.
+    package let quarantinedChunkIDs: [ChunkID]
+    /// Every chunk file in quarantine/, named above or not.
+    package let quarantinedCount: Int64
+    /// Data bytes the scrubber verified since the store was opened.
+    package let scrubbedBytes: Int64
+    /// Full scrub passes finished since the store was opened.
+    package let scrubPasses: Int64
 }
 
 /// The chunk store engine: write-once chunks in one data directory, moved with an `IOEngine`.
@@ -25,57 +33,101 @@ package final class ChunkStore: Sendable {
     package let limits: Limits
     /// 0: bounded by the disk only.
     package let capacityBytes: Int64
+    /// This data directory's identity (node.uuid): a new one when the node starts on an empty directory.
+    package let instanceID: String
     let logger: Logger
-    private let counters: Mutex<Counters>
+    let counters: Mutex<Counters>
 
-    private struct Counters {
+    struct Counters {
         var chunkCount: Int64
         var bytesStored: Int64
         /// Bytes promised to uploads in progress, so concurrent uploads cannot overbook the capacity.
         var bytesReserved: Int64 = 0
+        /// Files in quarantine/; the first `quarantinedChunkIDsRememberedMax` of them are named here, oldest
+        /// first.
+        var quarantinedCount: Int64
+        var quarantinedIDs: [ChunkID]
+        var scrubbedBytes: Int64 = 0
+        var scrubPasses: Int64 = 0
+    }
+
+    /// What a scan of the data directory at open finds.
+    private struct Inventory: Sendable {
+        var chunkCount: Int64 = 0
+        var bytesStored: Int64 = 0
+        var removedTemporaryFiles = 0
+        var quarantinedCount: Int64 = 0
+        var quarantinedIDs: [ChunkID] = []
+        var instanceID = ""
+        var createdInstanceID = false
     }
 
     var tmpDirectory: String { directory + "/tmp" }
+    var quarantineDirectory: String { directory + "/quarantine" }
 
-    /// Opens (creating if needed) the store in `directory`: removes leftovers of interrupted uploads from
-    /// `tmp/` and counts the committed chunks.
+    /// Opens (creating if needed) the store in `directory`: reads its identity (node.uuid, created on an
+    /// empty directory), removes leftovers of interrupted uploads from `tmp/`, counts the committed chunks
+    /// and the quarantined ones.
     package static func open(directory: String, engine: any IOEngine, limits: Limits = Limits(),
                             capacityBytes: Int64 = 0, logger: Logger) async throws -> ChunkStore {
-        let (count, bytes, removed) = try await engine.blocking { () throws -> (Int64, Int64, Int) in
+        let inventory = try await engine.blocking { () throws -> Inventory in
+            var inventory = Inventory()
             try FileSystem.makeDirectories(directory + "/tmp")
-            var removed = 0
+            (inventory.instanceID, inventory.createdInstanceID) = try readOrCreateInstanceID(in: directory)
             for name in try FileSystem.list(directory + "/tmp") {
                 try FileSystem.unlink(directory + "/tmp/" + name)
-                removed += 1
+                inventory.removedTemporaryFiles += 1
             }
-            var count: Int64 = 0
-            var bytes: Int64 = 0
-            for shard in 0..<256 {
+            for shard in 0..<shardCount {
                 let path = directory + "/chunks/" + shardName(shard)
                 try FileSystem.makeDirectories(path)
                 for name in try FileSystem.list(path) {
                     guard let size = try FileSystem.size(path + "/" + name) else { continue }
-                    count += 1
-                    bytes += size
+                    inventory.chunkCount += 1
+                    inventory.bytesStored += size
+                }
+            }
+            try FileSystem.makeDirectories(directory + "/quarantine")
+            for name in try FileSystem.list(directory + "/quarantine").sorted() {
+                inventory.quarantinedCount += 1
+                if inventory.quarantinedIDs.count < limits.quarantinedChunkIDsRememberedMax,
+                   let id = try? ChunkID(name) {
+                    inventory.quarantinedIDs.append(id)
                 }
             }
             try FileSystem.syncDirectory(directory + "/tmp")
-            return (count, bytes, removed)
+            return inventory
         }
-        if removed > 0 {
-            logger.notice("removed \(removed) leftover file(s) of interrupted uploads from \(directory)/tmp")
+        if inventory.createdInstanceID {
+            logger.notice("new data directory \(directory): instance id \(inventory.instanceID)")
         }
-        logger.info("chunk store open: \(count) chunks, \(ByteCount(bytes)) on disk, backend \(engine.backend.rawValue)")
+        if inventory.removedTemporaryFiles > 0 {
+            logger.notice("""
+                removed \(inventory.removedTemporaryFiles) leftover file(s) of interrupted uploads from \
+                \(directory)/tmp
+                """)
+        }
+        if inventory.quarantinedCount > 0 {
+            logger.warning("\(inventory.quarantinedCount) corrupt chunk file(s) kept in \(directory)/quarantine")
+        }
+        logger.info("""
+            chunk store open: \(inventory.chunkCount) chunks, \(ByteCount(inventory.bytesStored)) on disk, \
+            backend \(engine.backend.rawValue), instance \(inventory.instanceID)
+            """)
+        let counters = Counters(chunkCount: inventory.chunkCount, bytesStored: inventory.bytesStored,
+                                quarantinedCount: inventory.quarantinedCount,
+                                quarantinedIDs: inventory.quarantinedIDs)
         return ChunkStore(directory: directory, engine: engine, limits: limits, capacityBytes: capacityBytes,
-                          logger: logger, counters: Counters(chunkCount: count, bytesStored: bytes))
+                          instanceID: inventory.instanceID, logger: logger, counters: counters)
     }
 
-    private init(directory: String, engine: any IOEngine, limits: Limits, capacityBytes: Int64, logger: Logger,
-                 counters: Counters) {
+    private init(directory: String, engine: any IOEngine, limits: Limits, capacityBytes: Int64,
+                 instanceID: String, logger: Logger, counters: Counters) {
         self.directory = directory
         self.engine = engine
         self.limits = limits
         self.capacityBytes = capacityBytes
+        self.instanceID = instanceID
         self.logger = logger
         self.counters = Mutex(counters)
     }
@@ -93,6 +145,11 @@ package final class ChunkStore: Sendable {
     func shardDirectory(of id: ChunkID) -> String {
         let path = path(of: id)
         return String(path[..<path.lastIndex(of: "/")!])
+    }
+
+    /// Where a chunk whose bytes failed their checksum is kept, out of the readers' way.
+    func quarantinePath(of id: ChunkID) -> String {
+        quarantineDirectory + "/" + id.value
     }
 
     // MARK: capacity accounting
@@ -157,30 +214,59 @@ package final class ChunkStore: Sendable {
         try await ChunkReader.open(store: self, id: id, offset: offset, length: length)
     }
 
-    /// Removes a chunk. Returns false when it did not exist (deleting twice is not an error).
+    /// Removes a chunk, and a quarantined copy of it. Returns false when neither existed (deleting twice is
+    /// not an error). The shard directory is fsynced before this returns: a chunk the caller was told is
+    /// gone does not come back after a crash.
     @discardableResult
     package func delete(id: ChunkID) async throws(ChunkStoreError) -> Bool {
         let path = path(of: id)
-        let removedBytes: Int64?
+        let shardDirectory = shardDirectory(of: id)
+        let quarantinePath = quarantinePath(of: id)
+        let quarantineDirectory = quarantineDirectory
+        /// What was unlinked, and the first error after that: the counters follow the unlinks either way.
+        struct Outcome: Sendable {
+            var removedBytes: Int64?
+            var removedQuarantined = false
+            var error: IOError?
+        }
+        let outcome: Outcome
         do {
-            removedBytes = try await engine.blocking { () throws -> Int64? in
-                guard let size = try FileSystem.size(path) else { return nil }
-                do {
-                    try FileSystem.unlink(path)
-                } catch let error as IOError where error.isNotFound {
-                    return nil  // a concurrent delete won
+            outcome = try await engine.blocking { () throws(IOError) -> Outcome in
+                var outcome = Outcome()
+                if let size = try FileSystem.size(path) {
+                    do throws(IOError) {
+                        try FileSystem.unlink(path)
+                        outcome.removedBytes = size
+                        try FileSystem.syncDirectory(shardDirectory)
+                    } catch where error.isNotFound && outcome.removedBytes == nil {
+                        // A concurrent delete or quarantine won.
+                    } catch {
+                        outcome.error = error
+                    }
                 }
-                return size
+                // Tried whatever the in-memory list says: it is bounded, the directory is not.
+                do throws(IOError) {
+                    try FileSystem.unlink(quarantinePath)
+                    outcome.removedQuarantined = true
+                    try FileSystem.syncDirectory(quarantineDirectory)
+                } catch where error.isNotFound && !outcome.removedQuarantined {
+                } catch {
+                    outcome.error = outcome.error ?? error
+                }
+                return outcome
             }
         } catch {
             throw ChunkStoreError.wrapping(error)
         }
-        guard let removedBytes else { return false }
         counters.withLock {
-            $0.chunkCount -= 1
-            $0.bytesStored -= removedBytes
+            if let bytes = outcome.removedBytes {
+                $0.chunkCount -= 1
+                $0.bytesStored -= bytes
+            }
+            if outcome.removedQuarantined { $0.forgetQuarantined(id) }
         }
-        return true
+        if let error = outcome.error { throw .io(error) }
+        return outcome.removedBytes != nil || outcome.removedQuarantined
     }
 
     /// What HealthCheck reports. statvfs is called here, not on the engine's blocking threads: it reads the
@@ -195,10 +281,17 @@ package final class ChunkStore: Sendable {
         } catch {
             throw ChunkStoreError.wrapping(error)
         }
-        let (count, bytes) = counters.withLock { ($0.chunkCount, $0.bytesStored) }
+        let reportedMax = limits.quarantinedChunkIDsReportedMax
+        let counters = counters.withLock { counters in
+            var copy = counters
+            copy.quarantinedIDs = Array(counters.quarantinedIDs.prefix(reportedMax))
+            return copy
+        }
         return ChunkStoreStatus(
-            chunkCount: count, bytesStored: bytes, diskTotalBytes: space.totalBytes,
+            chunkCount: counters.chunkCount, bytesStored: counters.bytesStored, diskTotalBytes: space.totalBytes,
             diskFreeBytes: space.freeBytes, capacityBytes: capacityBytes, backend: engine.backend,
-            registeredBuffers: engine.usesRegisteredBuffers)
+            registeredBuffers: engine.usesRegisteredBuffers, quarantinedChunkIDs: counters.quarantinedIDs,
+            quarantinedCount: counters.quarantinedCount, scrubbedBytes: counters.scrubbedBytes,
+            scrubPasses: counters.scrubPasses)
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import GRPCCore
 import GRPCProtobuf
 import SiloCore
@@ -47,5 +48,23 @@ package struct ChunkStoreClient<Transport: ClientTransport>: Sendable {
     /// The node's identity, disk and I/O backend.
     package func healthCheck(options: CallOptions = .defaults) async throws -> NodeHealth {
         NodeHealth(try await rpc.healthCheck(Silo_Storage_V1_HealthCheckRequest(), options: options))
+    }
+
+    /// Lists every committed chunk of the node: `body` gets them in batches of at most 1000 (the node's
+    /// `listChunksBatchMax`), as they arrive, so that a node of millions of chunks is never held in memory
+    /// at once. Entries whose id is not a chunk id are left out.
+    package func listChunks(
+        options: CallOptions = .defaults, _ body: @Sendable @escaping ([StoredChunk]) async throws -> Void
+    ) async throws {
+        try await rpc.listChunks(Silo_Storage_V1_ListChunksRequest(), options: options) { response in
+            for try await message in response.messages {
+                try await body(message.chunks.compactMap { entry in
+                    guard let id = try? ChunkID(entry.chunkID) else { return nil }
+                    return StoredChunk(
+                        id: id, size: ByteCount(Int64(clamping: entry.size)),
+                        modified: Date(timeIntervalSince1970: TimeInterval(entry.modifiedUnixSeconds)))
+                })
+            }
+        }
     }
 }

@@ -8,7 +8,8 @@ import SiloProto
 /// The gRPC face of a `ChunkStore`: parses requests, calls the store, maps its errors to status codes.
 ///
 /// PutChunk and GetChunk are registered with the hand-written codecs of ChunkStreamCodecs.swift (one copy
-/// per byte between transport buffers and slabs); DeleteChunk and HealthCheck use the generated ones.
+/// per byte between transport buffers and slabs); DeleteChunk, HealthCheck and ListChunks use the
+/// generated ones.
 package struct ChunkStoreService: RegistrableRPCService {
     package let store: ChunkStore
     package let nodeID: String
@@ -52,6 +53,17 @@ package struct ChunkStoreService: RegistrableRPCService {
         ) { request, context in
             _ = try await ServerRequest(stream: request)
             return StreamingServerResponse(single: ServerResponse(message: try await healthCheck()))
+        }
+        router.registerHandler(
+            forMethod: Method.ListChunks.descriptor,
+            deserializer: ProtobufDeserializer<Silo_Storage_V1_ListChunksRequest>(),
+            serializer: ProtobufSerializer<Silo_Storage_V1_ListChunksResponse>()
+        ) { request, context in
+            _ = try await ServerRequest(stream: request)
+            return StreamingServerResponse { writer in
+                try await listChunks(writer)
+                return [:]
+            }
         }
     }
 
@@ -141,7 +153,34 @@ package struct ChunkStoreService: RegistrableRPCService {
         response.ioBackend = status.backend.rawValue
         response.capacityBytes = UInt64(max(0, status.capacityBytes))
         response.registeredBuffers = status.registeredBuffers
+        response.instanceID = store.instanceID
+        response.quarantinedChunkIds = status.quarantinedChunkIDs.map(\.value)
+        response.quarantinedCount = UInt64(max(0, status.quarantinedCount))
+        response.scrubbedBytes = UInt64(max(0, status.scrubbedBytes))
+        response.scrubPasses = UInt64(max(0, status.scrubPasses))
         return response
+    }
+
+    /// Every committed chunk, shard by shard, in messages of at most `listChunksBatchMax` entries: memory
+    /// holds one shard's listing and one message, whatever the node holds.
+    func listChunks(_ response: RPCWriter<Silo_Storage_V1_ListChunksResponse>) async throws {
+        let batchMax = store.limits.listChunksBatchMax
+        var batch = Silo_Storage_V1_ListChunksResponse()
+        for shard in 0..<ChunkStore.shardCount {
+            let chunks = try await mapErrors { try await store.listChunks(shard: shard) }
+            for chunk in chunks {
+                var entry = Silo_Storage_V1_ChunkEntry()
+                entry.chunkID = chunk.id.value
+                entry.size = UInt64(max(0, chunk.size.bytes))
+                entry.modifiedUnixSeconds = Int64(chunk.modified.timeIntervalSince1970)
+                batch.chunks.append(entry)
+                if batch.chunks.count == batchMax {
+                    try await response.write(batch)
+                    batch.chunks.removeAll(keepingCapacity: true)
+                }
+            }
+        }
+        if !batch.chunks.isEmpty { try await response.write(batch) }
     }
 
     // MARK: edge mapping

@@ -150,18 +150,21 @@ package final class ChunkWriter {
     @discardableResult
     package func commit() async throws(ChunkStoreError) -> (size: Int64, crc32c: UInt32) {
         precondition(!finished, "commit after commit or abort")
+        let removedQuarantined: Bool
         do {
-            try await persist()
+            removedQuarantined = try await persist()
         } catch {
             await abort()
             throw error
         }
         finished = true
         store.recordCommit(fileBytes: layout.fileBytes)
+        if removedQuarantined { store.recordQuarantineRemoved(id) }
         return (size, crc.value)
     }
 
-    private func persist() async throws(ChunkStoreError) {
+    /// Returns true when a quarantined copy of the id was removed: the good copy replaces it.
+    private func persist() async throws(ChunkStoreError) -> Bool {
         guard receivedBytes == size else { throw .sizeMismatch(declared: size, received: receivedBytes) }
         if blockFilledBytes > 0 { closeBlock() }
         if let expectedCRC32C, expectedCRC32C != crc.value {
@@ -177,6 +180,8 @@ package final class ChunkWriter {
         let temporaryPath = self.temporaryPath
         let finalPath = store.path(of: id)
         let shardDirectory = store.shardDirectory(of: id)
+        let quarantinePath = store.quarantinePath(of: id)
+        let quarantineDirectory = store.quarantineDirectory
         let file = self.file
         do {
             // Nothing else is held now, so waiting for a slab cannot deadlock. The checksum table and the
@@ -196,10 +201,13 @@ package final class ChunkWriter {
             writes.append(IOWrite(buffer, headerStart..<buffer.count, at: 0))
             try await engine.writeAndSync(file, writes)
             fileClosed = true  // the block below closes it first, whatever happens after
-            try await engine.blocking {
+            return try await engine.blocking {
                 FileSystem.close(file)
                 try FileSystem.renameNoReplace(temporaryPath, to: finalPath)
                 try FileSystem.syncDirectory(shardDirectory)
+                // Tried on every commit (an unlink of a missing name costs a lookup): the in-memory list of
+                // quarantined ids is bounded, the directory is not.
+                return ChunkStore.removeQuarantined(quarantinePath, directory: quarantineDirectory)
             }
         } catch let error as IOError where error.isAlreadyExists {
             throw .alreadyExists(id)

@@ -34,6 +34,12 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Memory for I/O buffers, e.g. 64MiB (slabs of 4 MiB).")
     var bufferPoolBytes: String = Limits().bufferPoolBytes.description
 
+    @Option(help: "Cap on the scrubber's average read rate, e.g. 8MiB; 0 turns the scrubber off.")
+    var scrubBytesPerSecond: String = "8MiB"
+
+    @Option(help: "Seconds the scrubber waits between two full passes over the chunks.")
+    var scrubInterval: Int = 86_400
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = "info"
 
@@ -48,6 +54,10 @@ struct NodeCommand: AsyncParsableCommand {
         guard ByteCount(parsing: bufferPoolBytes) != nil else {
             throw ValidationError("--buffer-pool-bytes must be a size such as 64MiB")
         }
+        guard let scrubRate = ByteCount(parsing: scrubBytesPerSecond), scrubRate.bytes >= 0 else {
+            throw ValidationError("--scrub-bytes-per-second must be a size such as 8MiB, or 0")
+        }
+        guard scrubInterval >= 1 else { throw ValidationError("--scrub-interval must be at least 1 second") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level") }
     }
 
@@ -70,21 +80,31 @@ struct NodeCommand: AsyncParsableCommand {
         let service = ChunkStoreService(store: store, nodeID: nodeId ?? defaultID)
         let server = GRPCServer(transport: ChunkStoreTransports.server(address: address, limits: limits),
                                 services: [service])
+        let scrubRate = ByteCount(parsing: scrubBytesPerSecond)!.bytes
+        let scrubber = scrubRate == 0 ? nil : ChunkScrubber(
+            store: store, bytesPerSecond: scrubRate, interval: .seconds(scrubInterval))
+        if scrubber == nil { logger.notice("scrubber off (--scrub-bytes-per-second 0)") }
 
         let signalLogger = logger
         let signals = SignalHandlers(signals: [SIGTERM, SIGINT]) { signal in
             signalLogger.notice("signal \(signal): shutting down")
             server.beginGracefulShutdown()
         }
-        try await withThrowingDiscardingTaskGroup { group in
+        // The scrubber runs until the server stops: then it is cancelled, and the group waits for it so
+        // that no read is in flight when the engine shuts down.
+        try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await server.serve() }
+            if let scrubber { group.addTask { await scrubber.run() } }
             if let bound = try await server.listeningAddress {
                 logger.notice("""
                     silo node \(service.nodeID) listening on \(bound), data in \(dataDir), \
+                    instance \(store.instanceID), \
                     io backend \(engine.backend.rawValue)\(engine.usesRegisteredBuffers ? " (registered buffers)" : ""), \
                     buffer pool \(ByteCount(engine.pool.slabBytes * engine.pool.slabCount))
                     """)
             }
+            _ = try await group.next()  // the server: the scrubber only returns when cancelled
+            group.cancelAll()
         }
         signals.cancel()
         engine.shutdown()

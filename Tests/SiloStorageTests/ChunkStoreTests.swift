@@ -24,13 +24,19 @@ struct StoreFixture {
         return limits
     }()
 
-    init(_ choice: IOBackendChoice, capacityBytes: Int64 = 0, directory: TestDirectory? = nil) async throws {
+    init(_ choice: IOBackendChoice, capacityBytes: Int64 = 0, directory: TestDirectory? = nil,
+         limits: Limits = StoreFixture.limits) async throws {
         self.choice = choice
         self.directory = try directory ?? TestDirectory()
-        engine = try IOEngines.make(choice, limits: Self.limits, logger: quietLogger)
-        store = try await ChunkStore.open(directory: self.directory.path + "/data", engine: engine,
-                                          limits: Self.limits, capacityBytes: capacityBytes,
-                                          logger: quietLogger)
+        engine = try IOEngines.make(choice, limits: limits, logger: quietLogger)
+        do {
+            store = try await ChunkStore.open(directory: self.directory.path + "/data", engine: engine,
+                                              limits: limits, capacityBytes: capacityBytes,
+                                              logger: quietLogger)
+        } catch {
+            engine.shutdown()
+            throw error
+        }
     }
 
     func close(removing: Bool = true) {
@@ -212,16 +218,26 @@ func randomData(_ count: Int) -> Data {
         try await fixture.put("rothead", data)
         let path = fixture.store.path(of: try ChunkID("rot"))
         try flipByte(in: path, at: 4096 + 50_000)
+        // Ranges that do not touch the damaged block are served: nothing has noticed the damage yet.
+        #expect(try await fixture.get("rot", offset: 0, length: 40_000) == data.subdata(in: 0..<40_000))
         await #expect(throws: ChunkStoreError.corrupt(try ChunkID("rot"), reason: "block 3 fails its CRC32C")) {
             _ = try await fixture.get("rot")
         }
-        // Ranges that do not touch the damaged block are still served, ranges that do are refused.
-        #expect(try await fixture.get("rot", offset: 0, length: 40_000) == data.subdata(in: 0..<40_000))
-        await #expect(throws: ChunkStoreError.self) { _ = try await fixture.get("rot", offset: 49_990, length: 20) }
+        // Found bad: quarantined, never served again, not even the ranges that were fine.
+        await #expect(throws: ChunkStoreError.notFound(try ChunkID("rot"))) {
+            _ = try await fixture.get("rot", offset: 0, length: 40_000)
+        }
+        #expect(try FileSystem.size(path) == nil)
+        #expect(try FileSystem.size(fixture.store.quarantinePath(of: ChunkID("rot"))) != nil)
         try flipByte(in: fixture.store.path(of: try ChunkID("rothead")), at: 20)
         await #expect(throws: ChunkStoreError.corrupt(try ChunkID("rothead"), reason: "bad header")) {
             _ = try await fixture.get("rothead")
         }
+        await #expect(throws: ChunkStoreError.notFound(try ChunkID("rothead"))) { _ = try await fixture.get("rothead") }
+        let status = try await fixture.store.status()
+        #expect(status.chunkCount == 0 && status.bytesStored == 0)
+        #expect(try Set(status.quarantinedChunkIDs) == [ChunkID("rot"), ChunkID("rothead")])
+        #expect(status.quarantinedCount == 2)
     }
 
     @Test(arguments: backends)
