@@ -171,11 +171,13 @@ import Testing
             for replica in first.replicas { #expect(cluster.node(replica).corruptChunkFile(first.chunkID, atDataOffset: 5)) }
             await #expect { _ = try await cluster.download(object) }
                 throws: { $0.isUnreadableChunk }
-            // The bytes around the bad block are still served; the bad block is not.
-            let clean = ByteRange(offset: ByteCount(chunk / 2), length: ByteCount(chunk))
-            #expect(try await cluster.download(object, range: clean) == Array(data[(chunk / 2)..<(chunk / 2 + chunk)]))
+            // Each node quarantined its copy at the first bad read: no byte of the chunk is served again,
+            // while the next chunk still is.
+            for replica in first.replicas { #expect(!cluster.node(replica).holds(first.chunkID)) }
             await #expect { _ = try await cluster.download(object, range: ByteRange(offset: .zero, length: ByteCount(10))) }
                 throws: { $0.isUnreadableChunk }
+            let second = ByteRange(offset: ByteCount(chunk), length: ByteCount(chunk))
+            #expect(try await cluster.download(object, range: second) == Array(data[chunk..<(2 * chunk)]))
         }
     }
 

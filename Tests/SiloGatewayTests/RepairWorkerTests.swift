@@ -1,4 +1,6 @@
 import Foundation
+import NIOCore
+import SiloStorage
 import SiloCore
 import SiloMetadata
 import SiloPlacement
@@ -213,6 +215,102 @@ import Testing
             try await cluster.collectUntilEmpty()
             for replica in chunk.replicas { #expect(cluster.node(replica).holds(chunk.chunkID)) }
             #expect(try await cluster.download(object) == data)
+        }
+    }
+}
+
+/// Identity, quarantine and orphans: what the nodes say about themselves, acted on by the gateway.
+@Suite struct NodeIdentityAndOrphanTests {
+    /// Two table rows pointing at one process: the second cannot take the process's identity and is
+    /// never up. A row repointed at a node with another data directory is down until the operator resets
+    /// its identity, and then its old copies count as bad and are repaired.
+    @Test func aNodeAnsweringWithAnotherIdentityIsNeverUp() async throws {
+        try await PipelineCluster.with(nodeCount: 3) { cluster in
+            let data = seededBytes(6 * Int(cluster.limits.chunkBytes), seed: 97)
+            try await cluster.upload(data, key: "identity")
+            let first = cluster.nodes[0]
+            let ghost = try NodeID("ghost")
+            try await cluster.store.registerNode(NodeRecord(id: ghost, address: first.address, capacity: .zero, free: .zero))
+            await cluster.directory.refresh()
+            for _ in 0..<3 { await cluster.directory.probeAll() }
+            #expect(cluster.directory.members.first { $0.record.id == ghost }?.state == .down)
+            #expect(cluster.directory.members.first { $0.record.id == first.id }?.state == .up)
+            try await cluster.store.removeNode(ghost, force: true)
+
+            // node2's row now points at a process with another data directory.
+            let second = cluster.nodes[1]
+            let stranger = try await StorageNodeFixture.start("stranger")
+            defer { Task { await stranger.close() } }
+            let recorded = try #require(try await cluster.store.nodes().first { $0.id == second.id }?.instanceID)
+            #expect(recorded == second.store.instanceID)
+            try await cluster.store.registerNode(NodeRecord(id: second.id, address: stranger.address, capacity: .zero,
+                                                            free: .zero))
+            await cluster.directory.refresh()
+            for _ in 0..<3 { await cluster.directory.probeAll() }
+            let member = try #require(cluster.directory.members.first { $0.record.id == second.id })
+            #expect(member.state == .down && member.identityRejected)
+            #expect(!cluster.directory.goodNodes(lostAfter: .seconds(600)).contains(second.id))
+
+            let copies = try await cluster.store.resetNodeIdentity(second.id)
+            #expect(copies == (try await cluster.store.copyCount(on: second.id)) && copies > 0)
+            await cluster.directory.refresh()
+            await cluster.directory.probeAll()
+            #expect(cluster.directory.members.first { $0.record.id == second.id }?.state == .up)
+            #expect(try await cluster.store.nodes().first { $0.id == second.id }?.instanceID == stranger.store.instanceID)
+            #expect(try await cluster.store.badCopyCount() == copies)
+        }
+    }
+
+    /// A node's scrubber or read quarantines a bad copy; the probe reports it, repair replaces it and GC
+    /// removes the quarantined file.
+    @Test func aQuarantinedCopyIsReportedByTheProbeAndRepaired() async throws {
+        try await PipelineCluster.with(nodeCount: 3) { cluster in
+            let data = seededBytes(3 * Int(cluster.limits.chunkBytes), seed: 98)
+            try await cluster.upload(data, key: "quarantined")
+            let chunk = try #require(try await cluster.object("quarantined")).chunks[2]
+            let holder = cluster.node(chunk.replicas[1])
+            #expect(holder.corruptChunkFile(chunk.chunkID, atDataOffset: 10))
+            let scrubber = ChunkScrubber(store: holder.store, bytesPerSecond: 1 << 30, interval: .seconds(3600))
+            try await scrubber.scrubPass()
+            #expect(!holder.holds(chunk.chunkID))
+            await cluster.directory.probeAll()
+            #expect(cluster.directory.members.first { $0.record.id == holder.id }?.lastProbe?.quarantinedChunks == [chunk.chunkID])
+            let deadline = ContinuousClock.now + .seconds(10)
+            while try await cluster.store.badCopyCount() == 0 && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let repair = cluster.repair
+            try await repair.renewLease()
+            try await repair.runRound()
+            let repaired = try #require(try await cluster.object("quarantined")).chunks[2]
+            #expect(!repaired.replicas.contains(holder.id) && Set(repaired.replicas).count == 2)
+            try await cluster.collectUntilEmpty()
+            await cluster.directory.probeAll()
+            #expect(cluster.directory.members.first { $0.record.id == holder.id }?.lastProbe?.quarantinedChunks == [])
+            #expect(try await cluster.download(try #require(try await cluster.object("quarantined"))) == data)
+        }
+    }
+
+    @Test func orphanFilesAreRemovedAndNamedOnesKept() async throws {
+        var limits = PipelineCluster.testLimits
+        limits.orphanGrace = .seconds(1)
+        try await PipelineCluster.with(nodeCount: 3, limits: limits) { cluster in
+            let data = seededBytes(4 * Int(cluster.limits.chunkBytes), seed: 99)
+            try await cluster.upload(data, key: "kept")
+            let node = cluster.nodes[0]
+            let named = node.chunkFileNames
+            let orphan = ChunkID.random()
+            let client = try #require(cluster.directory.writer(for: node.id))
+            _ = try await client.putChunk(id: orphan, size: ByteCount(5)) { writer in
+                try await writer.write([ByteBuffer(bytes: [1, 2, 3, 4, 5])])
+            }
+            let repair = cluster.repair
+            // Younger than the grace: kept.
+            #expect(try await repair.reconcileOrphans() == 0)
+            try await Task.sleep(for: .milliseconds(1_100))
+            #expect(try await repair.reconcileOrphans() == 1)
+            #expect(node.chunkFileNames == named)
+            #expect(try await cluster.download(try #require(try await cluster.object("kept"))) == data)
         }
     }
 }

@@ -115,20 +115,20 @@ struct RepairWorkload: Workload {
         Progress.line("repair: killed \(victim.id) and deleted its data: \(lost.underReplicated.chunks) chunks "
                       + "(\(ByteCount(lost.bytesToCopy))) to copy")
         let started = ContinuousClock.now
-        let done = Mutex<ContinuousClock.Instant?>(nil)
+        let done = LoadStop()
         async let during = load.run(until: nil, stop: done)
         while true {
             let report = try await store.redundancy(goodNodes: good, replicaCount: Self.replicas)
             if report.underReplicated.chunks == 0 { break }
             if ContinuousClock.now - started > .seconds(600) {
-                done.withLock { $0 = .now }
+                done.stop()
                 _ = try await during
                 throw BenchError("repair did not finish in 10 minutes: \(report.underReplicated.chunks) chunks left")
             }
             try await Task.sleep(for: .milliseconds(200))
         }
         let elapsed = (ContinuousClock.now - started).seconds
-        done.withLock { $0 = .now }
+        done.stop()
         let duringLoad = try await during
         record(Self.repairTime, elapsed)
         record(Self.repairRate, Double(lost.bytesToCopy) / elapsed / 1e6)
@@ -174,6 +174,13 @@ struct RepairWorkload: Workload {
     }
 }
 
+/// Tells a `ClientLoad` to end its loops.
+private final class LoadStop: Sendable {
+    private let stopped = Mutex(false)
+    func stop() { stopped.withLock { $0 = true } }
+    var isStopped: Bool { stopped.withLock { $0 } }
+}
+
 /// One client's GET and PUT loops (one connection each) over the workload's objects.
 private struct ClientLoad: Sendable {
     let cluster: ThrowawayCluster
@@ -186,11 +193,11 @@ private struct ClientLoad: Sendable {
     }
 
     /// Runs until `deadline`, or until `stop` holds an instant.
-    func run(until deadline: ContinuousClock.Instant?, stop: Mutex<ContinuousClock.Instant?>? = nil) async throws -> Result {
+    func run(until deadline: ContinuousClock.Instant?, stop: LoadStop? = nil) async throws -> Result {
         let started = ContinuousClock.now
-        func going() -> Bool {
+        @Sendable func going() -> Bool {
             if let deadline, ContinuousClock.now >= deadline { return false }
-            return stop?.withLock({ $0 }) == nil
+            return stop?.isStopped != true
         }
         async let got: Int = {
             let client = S3Client(endpoint: cluster.endpoint, credentials: cluster.credentials)
