@@ -513,7 +513,8 @@ class TestGRPCIntegrity:
             channel.close()
 
     def test_get_chunk_corrupted_is_data_loss(self, node_stub, node_data_dir):
-        """A byte flipped in the stored data is detected: GetChunk fails with DATA_LOSS, whole or ranged."""
+        """A byte flipped in the stored data is detected: GetChunk fails with DATA_LOSS, the node quarantines the
+        chunk (never served again: NOT_FOUND, whole or ranged) and reports it in HealthCheck until deleted."""
         size = 2 * MiB + 777
         source = PatternData(size, seed=1400)
         chunk_id = gh.unique_id("rot")
@@ -531,10 +532,12 @@ class TestGRPCIntegrity:
                 os.fsync(file.fileno())
 
             assert_code(grpc.StatusCode.DATA_LOSS, gh.get_chunk_stream, node_stub, chunk_id)
-            # A range around the flipped byte: verified before it is served, so it fails too.
-            assert_code(grpc.StatusCode.DATA_LOSS, gh.get_chunk, node_stub, chunk_id, size // 2 - 10, 20)
+            assert chunk_files(node_data_dir, chunk_id) == []
+            assert chunk_id in gh.health(node_stub).quarantined_chunk_ids
+            assert_code(grpc.StatusCode.NOT_FOUND, gh.get_chunk, node_stub, chunk_id, 0, 20)
         finally:
             assert gh.delete_chunk(node_stub, chunk_id) is True
+        assert chunk_id not in gh.health(node_stub).quarantined_chunk_ids
 
     def test_refused_io_uring_falls_back(self, node_launcher):
         """Where the kernel refuses io_uring_setup, a node on --io-backend auto falls back to the thread pool,
