@@ -31,6 +31,9 @@ package enum Workloads {
     static let all: [any Workload.Type] = [ChunkWorkload.self, MetadataWorkload.self, RepairWorkload.self]
     static let s3: [any S3Workload.Type] = [E2EWorkload.self, SmallObjectWorkload.self, ScalingWorkload.self]
 
+    /// Left out of a quick run that names no workload (`bench --quick`, the gate): `bench --quick repair`.
+    static let namedOnlyWhenQuick = [RepairWorkload.name]
+
     /// Every workload name in run order, calibration excluded.
     package static var names: [String] { all.map { $0.name } + s3.map { $0.name } }
 }
