@@ -52,6 +52,11 @@ package final class RepairWorker: Sendable {
         var progress = Progress()
         /// Start of the current burst of copying and the bytes copied before it, for the reported rate.
         var burstStart: ContinuousClock.Instant?
+        /// Whether the current burst is repair (true) or rebalance.
+        var burstIsRepair = true
+        /// Copy rate of the last finished burst of repair, and of rebalance.
+        var lastRepairRate = 0.0
+        var lastRebalanceRate = 0.0
         var bytesBeforeBurst: Int64 = 0
         /// The `in` nodes of the last completed rebalance pass; nil before one.
         var balancedMembers: [NodeID]?
@@ -59,6 +64,22 @@ package final class RepairWorker: Sendable {
         var lastOrphanPass: ContinuousClock.Instant?
         var paceStart = ContinuousClock.now
         var pacedBytes: Int64 = 0
+
+        /// Bytes per second copied since the current burst began (0 when idle).
+        var burstRate: Double {
+            guard let start = burstStart else { return 0 }
+            let seconds = RepairWorker.seconds(ContinuousClock.now - start)
+            return seconds > 0 ? Double(progress.bytesCopied - bytesBeforeBurst) / seconds : 0
+        }
+
+        /// Nothing left to copy: the burst's rate is kept as the last one of its kind.
+        mutating func endBurst() {
+            guard burstStart != nil else { return }
+            if progress.bytesCopied > bytesBeforeBurst {
+                if burstIsRepair { lastRepairRate = burstRate } else { lastRebalanceRate = burstRate }
+            }
+            burstStart = nil
+        }
     }
 
     package init(store: MetadataStore, nodes: NodeDirectory, limits: GatewayLimits, logger: Logger,
@@ -111,19 +132,18 @@ package final class RepairWorker: Sendable {
     package func report() -> RepairReport {
         state.withLock { state in
             let progress = state.progress
-            var rate = 0.0
-            if let start = state.burstStart {
-                let elapsed = ContinuousClock.now - start
-                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-                if seconds > 0 { rate = Double(progress.bytesCopied - state.bytesBeforeBurst) / seconds }
-            }
-            return RepairReport(holder: holder, replicas: limits.replicaCount,
+            let rate = state.burstRate
+            var report = RepairReport(holder: holder, replicas: limits.replicaCount,
                           nodeLostAfterSeconds: limits.nodeLostAfter.components.seconds,
                           chunksRepaired: progress.chunksRepaired, chunksRebalanced: progress.chunksRebalanced,
                           chunksTrimmed: progress.chunksTrimmed, bytesCopied: progress.bytesCopied,
                           copyFailures: progress.copyFailures, bytesPerSecond: rate,
                           repairBytesPerSecondCap: limits.repairBytesPerSecond, rebalancePasses: progress.rebalancePasses,
                           orphansRemoved: progress.orphansRemoved)
+            report.balancedNodes = state.balancedMembers?.map(\.value) ?? []
+            report.lastRepairBytesPerSecond = state.lastRepairRate
+            report.lastRebalanceBytesPerSecond = state.lastRebalanceRate
+            return report
         }
     }
 
@@ -211,9 +231,10 @@ package final class RepairWorker: Sendable {
             state.withLock { state in
                 state.progress.lastBacklog = batch.count
                 if batch.isEmpty {
-                    state.burstStart = nil
+                    state.endBurst()
                 } else if state.burstStart == nil {
                     state.burstStart = .now
+                    state.burstIsRepair = true
                     state.bytesBeforeBurst = state.progress.bytesCopied
                 }
             }
@@ -257,6 +278,7 @@ package final class RepairWorker: Sendable {
                 state.withLock { state in
                     if state.burstStart == nil {
                         state.burstStart = .now
+                        state.burstIsRepair = false
                         state.bytesBeforeBurst = state.progress.bytesCopied
                     }
                 }

@@ -46,6 +46,12 @@ package struct RepairReport: Codable, Sendable, Equatable {
     package var repairBytesPerSecondCap: Int64
     package var rebalancePasses: Int64
     package var orphansRemoved: Int64
+    /// The `in` nodes of the last completed rebalance pass (empty before one).
+    package var balancedNodes: [String] = []
+    /// Copy rate of the last finished burst of repair (from the query that found work to the one that
+    /// found none), and of rebalance; 0 before one.
+    package var lastRepairBytesPerSecond: Double = 0
+    package var lastRebalanceBytesPerSecond: Double = 0
 
     package init(holder: String, replicas: Int, nodeLostAfterSeconds: Int64, chunksRepaired: Int64,
                 chunksRebalanced: Int64, chunksTrimmed: Int64, bytesCopied: Int64, copyFailures: Int64,
