@@ -20,7 +20,6 @@ gRPC stubs come from Tests/integration/generated/ (written by scripts/setup.sh, 
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import os
 import shutil
@@ -82,15 +81,15 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: SIGKILL it if pytest dies, so no orphan node keeps its port."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        PR_SET_PDEATHSIG = 1
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except Exception:
-        pass
-    os.setpgrp()  # Ctrl-C in the terminal reaches pytest only; pytest stops the node.
+def spawn_child(command: list[str], log_path: Path, cwd: Optional[Path] = None, append: bool = False) -> subprocess.Popen:
+    """Starts `command` in a process group of its own, killed if pytest dies (setpriv's parent-death
+    signal), without running Python in the forked child. A `preexec_fn` there runs the grpc library's fork
+    handlers, which abort the child once the suite's gRPC channels are polling (seen: `epoll_wait error: Bad
+    file descriptor` in the node's log, the node gone with SIGABRT before it started)."""
+    prefix = ["setpriv", "--pdeathsig", "SIGKILL", "--"] if shutil.which("setpriv") else []
+    with open(log_path, "ab" if append else "wb") as log:
+        return subprocess.Popen(prefix + command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                cwd=cwd, process_group=0)
 
 
 def _tail(path: Path, lines: int = 40) -> str:
@@ -156,18 +155,7 @@ class NodeProcess:
         base = os.environ.get("SILO_TEST_TMPDIR") or None
         self.root = Path(tempfile.mkdtemp(prefix=f"silo-{self.node_id}-", dir=base))
         self.data_dir.mkdir()
-        log = open(self.log_path, "wb")
-        try:
-            self.process = subprocess.Popen(
-                self.command(),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.root,
-                preexec_fn=_die_with_parent,
-            )
-        finally:
-            log.close()
+        self.process = spawn_child(self.command(), self.log_path, cwd=self.root)
 
     def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
         def check_alive() -> None:

@@ -28,7 +28,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from conftest import NodeProcess, _die_with_parent, port_is_free, silo_binary
+from conftest import NodeProcess, port_is_free, silo_binary, spawn_child
 
 CHUNK_BYTES = 256 << 10
 REPLICAS = 2
@@ -48,6 +48,10 @@ def free_port() -> int:
             _used_ports.add(port)
             return port
     raise RuntimeError("no free port in 20000–32000")
+
+
+def spawn(command: list[str], log_path: Path, cwd: Optional[Path] = None) -> subprocess.Popen:
+    return spawn_child(command, log_path, cwd=cwd, append=True)
 
 
 def wait_until(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.25):
@@ -71,9 +75,7 @@ class Gateway:
         self.log_path = root / f"gateway-{self.port}.log"
         command = [str(silo_binary()), "gateway", "--listen", f"127.0.0.1:{self.port}", "--database-url", database_url,
                    *GATEWAY_ARGS, *extra]
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                            preexec_fn=_die_with_parent)
+        self.process = spawn(command, self.log_path)
 
     @property
     def endpoint(self) -> str:
@@ -134,7 +136,10 @@ class ManagedCluster:
         self._counter += 1
         node = NodeProcess(port=free_port(), node_id=f"sm-{self._counter}", extra_args=(*self.node_args, *extra))
         self.nodes[node.node_id] = node
-        node.start()
+        node.root = self.root / node.node_id
+        node.root.mkdir()
+        node.data_dir.mkdir()
+        node.process = spawn(node.command(), node.log_path, cwd=node.root)
         node.wait_ready()
         if register:
             self.admin("nodes", "add", node.address, "--node-id", node.node_id)
@@ -155,9 +160,7 @@ class ManagedCluster:
     def respawn(self, node: NodeProcess) -> None:
         """Starts a stopped node again on its own data directory."""
         node.data_dir.mkdir(parents=True, exist_ok=True)
-        with open(node.log_path, "ab") as log:
-            node.process = subprocess.Popen(node.command(), stdin=subprocess.DEVNULL, stdout=log,
-                                            stderr=subprocess.STDOUT, cwd=node.root, preexec_fn=_die_with_parent)
+        node.process = spawn(node.command(), node.log_path, cwd=node.root)
         node.wait_ready()
 
     def close(self) -> None:
@@ -497,8 +500,17 @@ def test_flipped_byte_found_by_a_read_is_never_served_and_repaired(managed):
     # Every GET is right: the bad copy is caught by its block checksums and the other one serves.
     for _ in range(3):
         cluster.check_objects("rot", digests)
-    wait_until(lambda: nodes[0] not in cluster.replicas()[chunk] and len(cluster.replicas()[chunk]) == REPLICAS,
-               30, "the bad copy replaced")
+
+    def replaced() -> bool:
+        cluster.check_objects("rot", digests)
+        return nodes[0] not in cluster.replicas()[chunk] and len(cluster.replicas()[chunk]) == REPLICAS
+
+    try:
+        wait_until(replaced, 60, "the bad copy replaced", interval=1)
+    except BaseException:
+        print(cluster.status(), cluster.psql("SELECT * FROM bad_copies"),
+              cluster.gateways[0].log_path.read_text()[-4000:], sep="\n")
+        raise
     cluster.check_objects("rot", digests)
 
 
