@@ -25,6 +25,26 @@ package struct GatewayLimits: Sendable, Equatable {
     /// Uploads (PutObject, UploadPart, copies) streaming through one gateway at once; past it an upload
     /// gets 503 `SlowDown` before any byte of its body is read, rather than growing memory.
     package var uploadsInFlightMax: Int = 256
+    /// Client connections one gateway holds; past it a new connection's first request gets 503 `SlowDown`
+    /// and the connection is closed. With `uploadsInFlightMax` and `downloadBufferBytesMax` it bounds the
+    /// gateway's memory, however many clients stall.
+    package var connectionsMax: Int = 4096
+    /// A connection with no request in progress, or whose request head or body sends nothing, this long
+    /// is closed (a request head must arrive within it: slowloris).
+    package var connectionIdleTimeout: Duration = .seconds(60)
+    /// The slowest client served. A request body that, over `clientStallWindow` of the gateway waiting for
+    /// it, sends fewer than `clientBytesPerSecondMin` bytes per second, and a response the client leaves
+    /// unread (the connection's send buffer full) for `clientStallWindow`, end the connection: a trickling
+    /// or stopped client holds its buffers and node streams for at most this long.
+    package var clientBytesPerSecondMin: Int = 1024
+    package var clientStallWindow: Duration = .seconds(30)
+    /// Bytes every download together may hold read ahead of its client. Each download may always hold one
+    /// piece, so a download never waits on others; read-ahead beyond it comes from this budget, so clients
+    /// that stop reading cannot grow the gateway past it.
+    package var downloadBufferBytesMax: Int = 256 << 20
+    /// A download's node stream is given back (cancelled, and resumed where it stopped once the client has
+    /// caught up) when its client has kept it waiting this long: node slabs serve clients that read.
+    package var nodeStreamHoldMax: Duration = .seconds(2)
     /// The smallest part CompleteMultipartUpload accepts, for every part but the last (S3: 5 MiB).
     package var multipartPartBytesMin: Int64 = 5 << 20
     /// Keys per ListObjects page.
@@ -95,6 +115,12 @@ package struct GatewayLimits: Sendable, Equatable {
         try require((0...16).contains(downloadChunksAheadMax), "downloadChunksAheadMax must be in 0...16")
         try require(prefetchPiecesMax >= 1, "prefetchPiecesMax must be at least 1")
         try require(uploadsInFlightMax >= 1, "uploadsInFlightMax must be at least 1")
+        try require(connectionsMax >= 1, "connectionsMax must be at least 1")
+        try require(connectionIdleTimeout >= .seconds(1), "connectionIdleTimeout must be at least a second")
+        try require(clientBytesPerSecondMin >= 0, "clientBytesPerSecondMin must not be negative")
+        try require(clientStallWindow >= .seconds(1), "clientStallWindow must be at least a second")
+        try require(downloadBufferBytesMax >= 0, "downloadBufferBytesMax must not be negative")
+        try require(nodeStreamHoldMax >= .milliseconds(10), "nodeStreamHoldMax must be at least 10 ms")
         try require((1...1000).contains(listKeysMax), "listKeysMax must be in 1...1000")
         try require(nodeMissedProbesMax >= 1, "nodeMissedProbesMax must be at least 1")
         try require((0...1024).contains(nodeFreeChunksMin), "nodeFreeChunksMin must be in 0...1024")

@@ -73,6 +73,46 @@ package final class BoundedFeed<Element: Sendable>: AsyncSequence, Sendable {
         }
     }
 
+    /// Queues `element` if the consumer makes room within `timeout`; false (and nothing queued) if not.
+    /// Throws when the consumer closed the feed or the calling task is cancelled. A queue with room costs
+    /// what `send` does; only a full one pays for the timer.
+    func send(_ element: Element, within timeout: Duration) async throws -> Bool {
+        let queued: Bool? = try state.withLock { state in
+            if let error = state.closedByConsumer { throw error }
+            if state.waitingConsumer != nil || state.queue.count < capacity { return nil }
+            return false
+        }
+        if queued == nil {
+            try await send(element)
+            return true
+        }
+        return try await withThrowingTaskGroup(of: TimedSend.self) { group in
+            group.addTask {
+                do {
+                    try await self.send(element)
+                    return .sent
+                } catch is CancellationError {
+                    return .notSent
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return .timer
+            }
+            // The send's own answer decides: it either queued the element or did not.
+            var sent = false
+            while let outcome = try await group.next() {
+                switch outcome {
+                case .timer: group.cancelAll()
+                case .sent: sent = true; group.cancelAll()
+                case .notSent: break
+                }
+            }
+            if !sent, Task.isCancelled { throw CancellationError() }
+            return sent
+        }
+    }
+
     /// No more elements: the consumer sees the end after draining the queue.
     func finish() {
         let consumer = state.withLock { state -> CheckedContinuation<Element?, any Error>? in
@@ -147,4 +187,5 @@ package final class BoundedFeed<Element: Sendable>: AsyncSequence, Sendable {
 }
 
 private enum SendStep { case done, wait, fail(any Error) }
+private enum TimedSend { case sent, notSent, timer }
 private enum TakeStep<Element> { case element(Element), end, fail(any Error), wait }

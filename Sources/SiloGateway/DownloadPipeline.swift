@@ -20,12 +20,15 @@ package struct DownloadPipeline: Sendable {
     let limits: GatewayLimits
     let logger: Logger
     let metrics: GatewayMetrics?
+    /// Read-ahead of every download of this gateway, held under `downloadBufferBytesMax`.
+    package let budget: DownloadBudget
 
     package init(nodes: NodeDirectory, limits: GatewayLimits, logger: Logger, metrics: GatewayMetrics? = nil) {
         self.nodes = nodes
         self.limits = limits
         self.logger = logger
         self.metrics = metrics
+        self.budget = DownloadBudget(bytes: limits.downloadBufferBytesMax)
     }
 
     /// A started download: the first piece is in hand (so a failure to read anything still becomes an
@@ -33,17 +36,42 @@ package struct DownloadPipeline: Sendable {
     package struct Started: Sendable {
         let first: ByteBuffer?
         let pieces: BoundedFeed<ByteBuffer>.AsyncIterator
-        let fetch: Task<Void, Never>
+        let fetch: FetchTask
 
         /// Writes every piece through `write`; stops the fetcher when done or failed.
         package func forEach(_ write: (ByteBuffer) async throws -> Void) async throws {
             defer { fetch.cancel() }
-            if let first { try await write(first) }
+            if let first {
+                try await write(first)
+                fetch.ledger.release(first.readableBytes)
+            }
             var pieces = self.pieces
-            while let piece = try await pieces.next() { try await write(piece) }
+            while let piece = try await pieces.next() {
+                try await write(piece)
+                fetch.ledger.release(piece.readableBytes)
+            }
         }
 
         package func cancel() { fetch.cancel() }
+    }
+
+    /// The fetcher of a started download, cancelled when the last reference to it goes: a response whose
+    /// body is never written (its client left before the first byte) drops its body closure, and with it
+    /// the fetcher, which would otherwise wait on its full feed for ever, holding node streams.
+    final class FetchTask: Sendable {
+        private let task: Task<Void, Never>
+        let ledger: DownloadLedger
+        init(_ task: Task<Void, Never>, ledger: DownloadLedger) {
+            self.task = task
+            self.ledger = ledger
+        }
+        func cancel() {
+            task.cancel()
+            ledger.close()
+        }
+        /// Waits for the fetcher to end.
+        var value: Void { get async { await task.value } }
+        deinit { cancel() }
     }
 
     /// Starts fetching `range` of `object` and waits for its first bytes.
@@ -51,16 +79,18 @@ package struct DownloadPipeline: Sendable {
         let chunks = object.chunks.map { (offset: $0.offset, length: $0.length) }
         let slices = ChunkSlice.slices(of: range, over: chunks)
         let feed = BoundedFeed<ByteBuffer>(capacity: limits.prefetchPiecesMax * (limits.downloadChunksAheadMax + 1))
-        let fetch = Task { [self] in
+        let ledger = DownloadLedger(budget: budget)
+        let fetch = FetchTask(Task { [self] in
             do {
+                let ahead = ReadAhead(feed: feed, ledger: ledger, holdMax: limits.nodeStreamHoldMax)
                 for slice in slices {
-                    try await fetchSlice(slice, of: object.chunks[slice.chunkIndex], into: feed)
+                    try await fetchSlice(slice, of: object.chunks[slice.chunkIndex], into: ahead)
                 }
                 feed.finish()
             } catch {
                 feed.fail(error)
             }
-        }
+        }, ledger: ledger)
         var pieces = feed.makeAsyncIterator()
         do {
             let first = try await pieces.next()
@@ -74,15 +104,27 @@ package struct DownloadPipeline: Sendable {
     /// Fetches one slice, failing over between replicas: a replica that fails part-way is replaced by the
     /// next one from the byte where it stopped. A whole-chunk read is also checked against the CRC32C the
     /// upload recorded (the node checks each block it reads against its own table).
-    private func fetchSlice(_ slice: ChunkSlice, of chunk: ChunkPlacement, into feed: BoundedFeed<ByteBuffer>) async throws {
+    ///
+    /// A client slower than the node keeps the node's stream waiting; after `nodeStreamHoldMax` the call is
+    /// ended (the node's slabs go back to clients that read), the piece in hand waits for the client, and
+    /// the same replica is asked again from there: a slow client costs node resources only while it reads.
+    private func fetchSlice(_ slice: ChunkSlice, of chunk: ChunkPlacement, into ahead: ReadAhead) async throws {
         metrics?.chunksInFlight.increment()
         defer { metrics?.chunksInFlight.decrement() }
         let progress = Mutex((delivered: Int64(0), crc: CRC32C()))
+        @Sendable func delivered(_ buffer: ByteBuffer) {
+            buffer.withUnsafeReadableBytes { bytes in
+                progress.withLock { $0.delivered += Int64(bytes.count); $0.crc.update(bytes) }
+            }
+        }
         var failures: [String] = []
-        for replica in nodes.readOrder(chunk.replicas) {
-            let delivered = progress.withLock { $0.delivered }
-            let offset = slice.offsetInChunk.bytes + delivered
-            let length = slice.length.bytes - delivered
+        let replicas = nodes.readOrder(chunk.replicas)
+        var index = 0
+        while index < replicas.count {
+            let replica = replicas[index]
+            let offset = slice.offsetInChunk.bytes + progress.withLock { $0.delivered }
+            let length = slice.offsetInChunk.bytes + slice.length.bytes - offset
+            if length == 0 { break }
             do {
                 try await NodeStallWatch.run(node: replica.id, timeout: limits.nodeStallTimeout) { watch in
                     try await replica.client.getChunk(id: chunk.chunkID, offset: ByteCount(offset),
@@ -96,13 +138,20 @@ package struct DownloadPipeline: Sendable {
                             guard piece.bytes.count > 0 else { continue }
                             var buffer = ByteBufferAllocator().buffer(capacity: piece.bytes.count)
                             piece.bytes.withUnsafeBytes { bytes in buffer.writeBytes(bytes) }
-                            try await watch.excluding { try await feed.send(buffer) }
-                            buffer.withUnsafeReadableBytes { bytes in
-                                progress.withLock { $0.delivered += Int64(bytes.count); $0.crc.update(bytes) }
+                            guard try await watch.excluding({ try await ahead.send(buffer, holding: true) }) else {
+                                throw ClientBehind(piece: buffer)
                             }
+                            delivered(buffer)
                         }
                     }
                 }
+            } catch let behind as ClientBehind {
+                // The node's stream is closed; the client gets this piece when it has room, then the same
+                // replica carries on from the byte after it.
+                _ = try await ahead.send(behind.piece, holding: false)
+                delivered(behind.piece)
+                metrics?.nodeStreamsReleased.increment()
+                continue
             } catch let error where Task.isCancelled || error is CancellationError || error is BoundedFeed<ByteBuffer>.Closed {
                 throw error
             } catch {
@@ -113,23 +162,63 @@ package struct DownloadPipeline: Sendable {
                 failures.append("\(replica.id): \(error)")
                 logger.warning("chunk read failed; trying the next replica", metadata: [
                     "chunk": "\(chunk.chunkID)", "node": "\(replica.id)", "error": "\(error)"])
+                index += 1
                 continue
             }
-            let (total, crc) = progress.withLock { ($0.delivered, $0.crc.value) }
+            let total = progress.withLock { $0.delivered }
             guard total == slice.length.bytes else {
                 failures.append("\(replica.id): the stream ended after \(total) of \(slice.length.bytes) bytes")
+                index += 1
                 continue
             }
-            let wholeChunk = slice.offsetInChunk.bytes == 0 && slice.length == chunk.length
-            if wholeChunk && chunk.crc32c != 0 && crc != chunk.crc32c {
-                // Every byte is already on its way to the client: the response can only be cut short.
-                nodes.reportBadCopy(chunk.chunkID, on: replica.id, reason: "read: CRC32C of the whole chunk differs")
-                throw ChunkMismatch(node: replica.id, chunk: chunk.chunkID)
-            }
-            return
+            break
         }
-        throw GatewayError.chunkUnreadable(chunk.chunkID, failures: failures)
+        let (total, crc) = progress.withLock { ($0.delivered, $0.crc.value) }
+        guard total == slice.length.bytes else {
+            throw GatewayError.chunkUnreadable(chunk.chunkID, failures: failures)
+        }
+        let wholeChunk = slice.offsetInChunk.bytes == 0 && slice.length == chunk.length
+        if wholeChunk && chunk.crc32c != 0 && crc != chunk.crc32c {
+            // Every byte is already on its way to the client: the response can only be cut short.
+            let last = replicas[min(index, replicas.count - 1)]
+            nodes.reportBadCopy(chunk.chunkID, on: last.id, reason: "read: CRC32C of the whole chunk differs")
+            throw ChunkMismatch(node: last.id, chunk: chunk.chunkID)
+        }
     }
+}
+
+/// A download's way to its client: the feed the response is written from, and the budget share its
+/// queued pieces hold.
+struct ReadAhead: Sendable {
+    let feed: BoundedFeed<ByteBuffer>
+    let ledger: DownloadLedger
+    let holdMax: Duration
+
+    /// Queues `piece` for the client. With `holding` (a node stream waits on this), gives up after
+    /// `holdMax` and answers false; without, waits as long as the client takes.
+    func send(_ piece: ByteBuffer, holding: Bool) async throws -> Bool {
+        let deadline = holding ? ContinuousClock.now + holdMax : nil
+        guard try await ledger.take(piece.readableBytes, until: deadline) else { return false }
+        let queued: Bool
+        do {
+            if let deadline {
+                queued = try await feed.send(piece, within: max(.zero, deadline - ContinuousClock.now))
+            } else {
+                try await feed.send(piece)
+                queued = true
+            }
+        } catch {
+            ledger.release(piece.readableBytes)
+            throw error
+        }
+        if !queued { ledger.release(piece.readableBytes) }
+        return queued
+    }
+}
+
+/// The client kept a node stream waiting past `nodeStreamHoldMax`; `piece` arrived and is not queued yet.
+struct ClientBehind: Error, Sendable {
+    let piece: ByteBuffer
 }
 
 package struct ChunkMismatch: Error, CustomStringConvertible {

@@ -15,6 +15,11 @@ package struct GatewayMetrics: Sendable {
     let databaseConnections: CoreMetrics.Gauge
     /// Chunks being written to or read from nodes, over all requests.
     package let chunksInFlight: CoreMetrics.Meter
+    /// Node streams a download gave back because its client kept them waiting (`nodeStreamHoldMax`).
+    let nodeStreamsReleased: CoreMetrics.Counter
+    /// Connections closed for a client that did not keep pace, and read-ahead bytes downloads hold.
+    package let slowClientsClosed: CoreMetrics.Counter
+    let downloadBufferBytes: CoreMetrics.Gauge
     /// Repair: chunks whose replica sets it changed, bytes it copied, chunks short of good copies in its
     /// last look (at most a batch), whether this gateway holds the repair lease.
     let repairChunks: CoreMetrics.Counter
@@ -37,6 +42,9 @@ package struct GatewayMetrics: Sendable {
         databaseConnectionsBusy = CoreMetrics.Gauge(label: "silo_gateway_db_connections_busy", factory: factory)
         databaseConnections = CoreMetrics.Gauge(label: "silo_gateway_db_connections", factory: factory)
         chunksInFlight = CoreMetrics.Meter(label: "silo_gateway_chunks_in_flight", factory: factory)
+        nodeStreamsReleased = CoreMetrics.Counter(label: "silo_gateway_node_streams_released_total", factory: factory)
+        slowClientsClosed = CoreMetrics.Counter(label: "silo_gateway_slow_clients_closed_total", factory: factory)
+        downloadBufferBytes = CoreMetrics.Gauge(label: "silo_gateway_download_buffer_bytes", factory: factory)
         repairChunks = CoreMetrics.Counter(label: "silo_repair_chunks_total", factory: factory)
         repairBytes = CoreMetrics.Counter(label: "silo_repair_copied_bytes_total", factory: factory)
         repairBacklog = CoreMetrics.Gauge(label: "silo_repair_backlog_chunks", factory: factory)
@@ -54,8 +62,10 @@ package struct GatewayMetrics: Sendable {
     package func received(bytes: Int) { bytesReceived.increment(by: bytes) }
     package func sent(bytes: Int) { bytesSent.increment(by: bytes) }
 
-    package func refreshGauges(nodesUp up: Int, databaseBusy: Int? = nil, databaseTotal: Int? = nil) {
+    package func refreshGauges(nodesUp up: Int, databaseBusy: Int? = nil, databaseTotal: Int? = nil,
+                               downloadBuffer: DownloadBudget? = nil) {
         nodesUp.record(up)
+        if let downloadBuffer { downloadBufferBytes.record(downloadBuffer.capacity - downloadBuffer.unheld) }
         if let databaseBusy { databaseConnectionsBusy.record(databaseBusy) }
         if let databaseTotal { databaseConnections.record(databaseTotal) }
     }

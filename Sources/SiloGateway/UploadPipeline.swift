@@ -304,9 +304,13 @@ package struct ChunkPlacer {
                             }
                             return (target.id, receipt)
                         } catch {
-                            feed.close(error)
-                            directory.reportFailedCall(target.id, error)
-                            throw ReplicaWriteError(node: target.id, chunk: id, underlying: error)
+                            // The body loop may be waiting on this feed: it must see the replica's failure
+                            // (a 503), not the bare error of the call (a stall, or the cancellation a failed
+                            // sibling replica caused, which the edge would take for the client's).
+                            let failure = ReplicaWriteError(node: target.id, chunk: id, underlying: error)
+                            feed.close(failure)
+                            if !(error is CancellationError) { directory.reportFailedCall(target.id, error) }
+                            throw failure
                         }
                     }
                 }

@@ -13,7 +13,6 @@ package struct GatewayServer: Sendable {
     package var port: Int
     package var database: DatabaseConfiguration
     package var limits: GatewayLimits
-    package var idleTimeout: Duration = .seconds(120)
 
     package init(host: String, port: Int, database: DatabaseConfiguration, limits: GatewayLimits) {
         self.host = host
@@ -34,10 +33,12 @@ package struct GatewayServer: Sendable {
         let gateway = S3Gateway(store: store, nodes: nodes, limits: limits, metrics: metrics, logger: logger)
         let collector = GarbageCollector(store: store, nodes: nodes, limits: limits, logger: logger)
         let repair = RepairWorker(store: store, nodes: nodes, limits: limits, logger: logger, metrics: metrics)
-        let idle = TimeAmount.nanoseconds(Int64(idleTimeout.components.seconds) * 1_000_000_000)
+        let idle = TimeAmount.nanoseconds(ClientPaceHandler.nanoseconds(limits.connectionIdleTimeout))
+        let pace = ClientPaceHandler.Shared(limits: limits, logger: logger, metrics: metrics)
         let app = Application(
             responder: gateway,
-            server: .http1(configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()], idleTimeout: idle)),
+            server: .http1(configuration: .init(
+                additionalChannelHandlers: [ExpectContinueHandler(), ClientPaceHandler(shared: pace)], idleTimeout: idle)),
             configuration: .init(address: .hostname(host, port: port), serverName: nil, backlog: 1024),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
             logger: logger)

@@ -53,6 +53,9 @@ extension S3Gateway {
         case let error as ReplicaWriteError:
             logger.warning("a replica refused a chunk", metadata: ["request": "\(requestID)", "error": "\(error)"])
             return S3Error(.serviceUnavailable, message: "A storage node failed while storing the object; retry.")
+        case is NodeStalled:
+            logger.warning("storage node stalled", metadata: ["request": "\(requestID)", "error": "\(error)"])
+            return S3Error(.serviceUnavailable, message: "A storage node stopped answering; retry.")
         case is RPCError:
             logger.warning("storage node call failed", metadata: ["request": "\(requestID)", "error": "\(error)"])
             return S3Error(.serviceUnavailable, message: "A storage node failed; retry.")

@@ -94,7 +94,8 @@ package struct S3Gateway: HTTPResponder {
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4"
             let pool = store.connectionPoolUsage
-            metrics.refreshGauges(nodesUp: nodes.upCount, databaseBusy: pool.busy, databaseTotal: pool.total)
+            metrics.refreshGauges(nodesUp: nodes.upCount, databaseBusy: pool.busy, databaseTotal: pool.total,
+                                  downloadBuffer: downloads.budget)
             return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics.exposition())))
         default:
             return nil
