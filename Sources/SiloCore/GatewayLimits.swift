@@ -71,6 +71,10 @@ package struct GatewayLimits: Sendable, Equatable {
     /// How long a replaced or deleted version's chunks stay on the nodes before GC takes them: downloads
     /// that read the old version's metadata just before keep reading it for this long.
     package var garbageGrace: Duration = .seconds(10)
+    /// A download still running a third of `garbageGrace` after it started pins the chunks it reads, for
+    /// this long and renewed every third of it, so GC leaves them until it ends however slow its client
+    /// (a pin whose gateway died expires after this).
+    package var readPinLease: Duration = .seconds(60)
     /// Janitor: a pending upload untouched this long is abandoned (its gateway died or its client left).
     package var abandonedUploadAge: Duration = .seconds(15 * 60)
     /// Janitor: a multipart upload initiated this long ago and neither completed nor aborted is aborted.
@@ -120,6 +124,7 @@ package struct GatewayLimits: Sendable, Equatable {
         try require(clientBytesPerSecondMin >= 0, "clientBytesPerSecondMin must not be negative")
         try require(clientStallWindow >= .seconds(1), "clientStallWindow must be at least a second")
         try require(downloadBufferBytesMax >= 0, "downloadBufferBytesMax must not be negative")
+        try require(readPinLease >= .seconds(1), "readPinLease must be at least a second")
         try require(nodeStreamHoldMax >= .milliseconds(10), "nodeStreamHoldMax must be at least 10 ms")
         try require((1...1000).contains(listKeysMax), "listKeysMax must be in 1...1000")
         try require(nodeMissedProbesMax >= 1, "nodeMissedProbesMax must be at least 1")

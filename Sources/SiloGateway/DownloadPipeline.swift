@@ -22,8 +22,12 @@ package struct DownloadPipeline: Sendable {
     let metrics: GatewayMetrics?
     /// Read-ahead of every download of this gateway, held under `downloadBufferBytesMax`.
     package let budget: DownloadBudget
+    /// Where long downloads pin their chunks against GC; nil: no pins (a test of the data path alone).
+    let store: MetadataStore?
 
-    package init(nodes: NodeDirectory, limits: GatewayLimits, logger: Logger, metrics: GatewayMetrics? = nil) {
+    package init(nodes: NodeDirectory, limits: GatewayLimits, logger: Logger, metrics: GatewayMetrics? = nil,
+                 store: MetadataStore? = nil) {
+        self.store = store
         self.nodes = nodes
         self.limits = limits
         self.logger = logger
@@ -80,7 +84,11 @@ package struct DownloadPipeline: Sendable {
         let slices = ChunkSlice.slices(of: range, over: chunks)
         let feed = BoundedFeed<ByteBuffer>(capacity: limits.prefetchPiecesMax * (limits.downloadChunksAheadMax + 1))
         let ledger = DownloadLedger(budget: budget)
+        let pinning = store != nil && range.length.bytes > Int64(Self.quickReadBytes)
+            ? slices.map { object.chunks[$0.chunkIndex].chunkID } : []
         let fetch = FetchTask(Task { [self] in
+            let keeper = pinning.isEmpty ? nil : Task { await keepPinned(pinning) }
+            defer { keeper?.cancel() }
             do {
                 let ahead = ReadAhead(feed: feed, ledger: ledger, holdMax: limits.nodeStreamHoldMax)
                 for slice in slices {
@@ -98,6 +106,40 @@ package struct DownloadPipeline: Sendable {
         } catch {
             fetch.cancel()
             throw error
+        }
+    }
+
+    /// A download this short is read from the nodes at once (its one piece may always be queued), so it
+    /// never outlasts the GC grace and never pins.
+    static let quickReadBytes = 1 << 20
+
+    /// Pins `chunks` against GC while the download runs, from a third of the GC grace after its start (a
+    /// version replaced after this download read its metadata keeps its chunks for the whole grace, so the
+    /// pin is in place well before GC may take them) until the download ends (this task is cancelled).
+    private func keepPinned(_ chunks: [ChunkID]) async {
+        guard let store else { return }
+        do { try await Task.sleep(for: limits.garbageGrace / 3) } catch { return }
+        let lease = limits.readPinLease
+        let pin: ReadPinID
+        do {
+            pin = try await store.pinChunks(chunks, for: lease)
+        } catch {
+            logger.warning("cannot pin a long download's chunks; GC may take them if they are replaced", metadata: [
+                "chunks": "\(chunks.count)", "error": "\(error)"])
+            return
+        }
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: lease / 3) } catch { break }
+            do { _ = try await store.renewPin(pin, for: lease) } catch {
+                logger.warning("cannot renew a read pin", metadata: ["pin": "\(pin)", "error": "\(error)"])
+            }
+        }
+        // This task is cancelled: the removal runs on its own (the pin would otherwise expire by itself).
+        let logger = self.logger
+        Task {
+            do { try await store.unpin(pin) } catch {
+                logger.notice("cannot remove a read pin; it expires", metadata: ["pin": "\(pin)", "error": "\(error)"])
+            }
         }
     }
 

@@ -93,6 +93,7 @@ package struct GarbageCollector: Sendable {
                                                            limit: limits.janitorBatchMax)
         let multipart = try await store.reapAbandonedMultipartUploads(olderThan: limits.abandonedMultipartUploadAge,
                                                                       limit: limits.janitorBatchMax)
+        _ = try await store.deleteExpiredPins()
         return (pending, multipart)
     }
 

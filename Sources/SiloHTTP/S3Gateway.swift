@@ -37,7 +37,7 @@ package struct S3Gateway: HTTPResponder {
         self.nodes = nodes
         self.limits = limits
         self.uploads = UploadPipeline(store: store, nodes: nodes, limits: limits, logger: logger, metrics: metrics)
-        self.downloads = DownloadPipeline(nodes: nodes, limits: limits, logger: logger, metrics: metrics)
+        self.downloads = DownloadPipeline(nodes: nodes, limits: limits, logger: logger, metrics: metrics, store: store)
         self.secrets = SecretCache(store: store)
         // Any region: clients sign for `us-east-1`, `auto` or their own configuration's region.
         self.verifier = SigV4Verifier(region: nil)

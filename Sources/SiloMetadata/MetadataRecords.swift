@@ -8,6 +8,13 @@ package struct PendingUploadID: Hashable, Sendable, CustomStringConvertible {
     package var description: String { String(value) }
 }
 
+/// A download's hold on the chunks it still reads (`MetadataStore.pinChunks`).
+package struct ReadPinID: Hashable, Sendable, CustomStringConvertible {
+    package let value: Int64
+    package init(_ value: Int64) { self.value = value }
+    package var description: String { String(value) }
+}
+
 /// One stored version of an object.
 package struct VersionID: Hashable, Sendable, CustomStringConvertible {
     package let value: Int64

@@ -57,6 +57,8 @@ extension MetadataStore {
         WHERE gc_id IN (
             SELECT gc_id FROM gc_queue
             WHERE (claimed_until IS NULL OR claimed_until < now()) AND enqueued_at <= now() - make_interval(secs => $3)
+              AND NOT EXISTS (SELECT 1 FROM read_pins r
+                              WHERE r.chunk_ids @> ARRAY[gc_queue.chunk_id] AND r.expires_at > now())
             ORDER BY gc_id LIMIT $1 FOR UPDATE SKIP LOCKED)
         RETURNING gc_id, chunk_id, ARRAY(
             SELECT unnest(replica_node_ids)
@@ -85,6 +87,17 @@ extension MetadataStore {
             WHERE upload_id IN (SELECT upload_id FROM victims)
         )
         DELETE FROM pending_uploads WHERE upload_id IN (SELECT upload_id FROM victims)
+        """)
+    static let insertReadPin = Statement("silo_insert_read_pin", """
+        INSERT INTO read_pins (chunk_ids, expires_at) VALUES ($1::text[], now() + make_interval(secs => $2))
+        RETURNING pin_id
+        """)
+    static let renewReadPin = Statement("silo_renew_read_pin", """
+        UPDATE read_pins SET expires_at = now() + make_interval(secs => $2) WHERE pin_id = $1
+        """)
+    static let deleteReadPin = Statement("silo_delete_read_pin", "DELETE FROM read_pins WHERE pin_id = $1")
+    static let deleteExpiredReadPins = Statement("silo_delete_expired_read_pins", """
+        DELETE FROM read_pins WHERE expires_at < now()
         """)
     static let insertAccessKey = Statement("silo_insert_access_key", """
         INSERT INTO access_keys (access_key_id, secret_key) VALUES ($1, $2)
@@ -236,6 +249,34 @@ extension MetadataStore {
 
     package func garbageCount() async throws -> Int {
         try await pool.read { connection in Int(try connection.execute(Self.countGarbage).requiredInt64(0, 0)) }
+    }
+
+    // MARK: - Read pins
+
+    /// Keeps GC off `chunks` for `lease` (renewable): a running download still reads them.
+    package func pinChunks(_ chunks: [ChunkID], for lease: Duration) async throws -> ReadPinID {
+        try await pool.transaction { connection in
+            let result = try connection.execute(Self.insertReadPin, [chunks.map(\.value).sqlArray, Self.seconds(lease)])
+            return ReadPinID(try result.requiredInt64(0, 0))
+        }
+    }
+
+    /// Extends a pin by `lease` from now; false when it is gone (expired and deleted by a janitor).
+    package func renewPin(_ pin: ReadPinID, for lease: Duration) async throws -> Bool {
+        try await pool.transaction { connection in
+            try connection.execute(Self.renewReadPin, [pin.value.sql, Self.seconds(lease)]).affectedRows == 1
+        }
+    }
+
+    package func unpin(_ pin: ReadPinID) async throws {
+        try await pool.transaction { connection in
+            _ = try connection.execute(Self.deleteReadPin, [pin.value.sql])
+        }
+    }
+
+    /// Deletes pins whose downloads stopped renewing them (their gateway died); returns how many.
+    package func deleteExpiredPins() async throws -> Int {
+        try await pool.transaction { connection in try connection.execute(Self.deleteExpiredReadPins).affectedRows }
     }
 
     // MARK: - Janitor

@@ -17,6 +17,7 @@ package enum Migrations {
         Migration(version: 4, name: "conditional upload commit; multipart uploads by age", sql: conditionalCommit),
         Migration(version: 5, name: "node membership apart from probes; node identity; bad copies; leases",
                   sql: selfHealing),
+        Migration(version: 6, name: "read pins: chunks running downloads still read", sql: readPins),
     ]
 
     /// An arbitrary constant that names Silo's migration lock among the advisory locks of the database.

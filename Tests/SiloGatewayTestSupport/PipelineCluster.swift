@@ -20,7 +20,9 @@ package struct PipelineCluster {
     let bucket: BucketName
 
     var uploads: UploadPipeline { UploadPipeline(store: store, nodes: directory, limits: limits, logger: quietLogger) }
-    var downloads: DownloadPipeline { DownloadPipeline(nodes: directory, limits: limits, logger: quietLogger) }
+    var downloads: DownloadPipeline {
+        DownloadPipeline(nodes: directory, limits: limits, logger: quietLogger, store: store)
+    }
     var collector: GarbageCollector {
         GarbageCollector(store: store, nodes: directory, limits: limits, logger: quietLogger)
     }

@@ -142,6 +142,46 @@ import Testing
         }
     }
 
+    /// A download slower than the grace: its chunks are pinned a third of the grace after it starts, so GC
+    /// leaves the replaced version's chunks until the download ends, and takes them after.
+    @Test func aLongDownloadPinsItsChunks() async throws {
+        var limits = PipelineCluster.testLimits
+        limits.garbageGrace = .milliseconds(600)
+        limits.prefetchPiecesMax = 1
+        limits.downloadChunksAheadMax = 0
+        limits.nodeStreamHoldMax = .milliseconds(20)
+        try await PipelineCluster.with(limits: limits) { cluster in
+            let old = seededBytes(24 * Int(cluster.limits.chunkBytes) + 5, seed: 49)
+            try await cluster.upload(old, key: "pinned")
+            let replaced = try #require(try await cluster.object("pinned"))
+            let started = try await cluster.downloads.start(replaced, range: ByteRange(offset: .zero, length: ByteCount(old.count)))
+            try await cluster.upload(seededBytes(1_000, seed: 50), key: "pinned")
+            var received: [UInt8] = []
+            var collectedWhileReading = false
+            try await started.forEach { piece in
+                if !collectedWhileReading {
+                    // The client reads nothing for three graces; GC runs meanwhile.
+                    try await Task.sleep(for: .milliseconds(1_800))
+                    #expect(try await cluster.collector.collectOnce() == 0, "GC claimed chunks a running download pins")
+                    collectedWhileReading = true
+                }
+                received.append(contentsOf: piece.readableBytesView)
+            }
+            #expect(received == old)
+            // The pin goes with the download (removed on its own task): then GC takes the chunks.
+            let collected = await outcome(within: .seconds(10)) {
+                while try await cluster.store.garbageCount() > 0 {
+                    try await cluster.collector.collectOnce()
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+            }
+            #expect(collected != nil, "the replaced chunks were not collected after the download ended")
+            for placement in replaced.chunks {
+                for replica in placement.replicas { #expect(!cluster.node(replica).holds(placement.chunkID)) }
+            }
+        }
+    }
+
     /// Two uploads of one key at once: the later commit wins, the other's chunks are queued as replaced,
     /// and after GC the nodes hold exactly the winner's chunks.
     @Test func concurrentOverwritesLeaveOneVersion() async throws {
